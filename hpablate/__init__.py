@@ -1,0 +1,72 @@
+"""hpablate: hyperparameter ablation and sensitivity studies as Optuna samplers.
+
+The public API is re-exported here. Analysis and comparison are imported lazily so that
+``import hpablate`` (and the CLI) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from hpablate.errors import (
+    DistributionMismatchError,
+    HpablateError,
+    PlanMismatchError,
+    SpaceError,
+    UnknownParameterError,
+)
+from hpablate.plan import Plan, Slot
+from hpablate.runner import create_study, run, trial_seed
+from hpablate.samplers import (
+    GridCombinationSampler,
+    MorrisSampler,
+    OneAtATimeSampler,
+    PlanSampler,
+    StructuralAblationSampler,
+)
+from hpablate.space import Categorical, Component, Float, Int, SearchSpace
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "analyze": "hpablate.analysis",
+    "AnalysisReport": "hpablate.analysis",
+    "compare": "hpablate.compare",
+    "ComparisonReport": "hpablate.compare",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hpablate' has no attribute {name!r}")
+
+
+__all__ = [
+    "AnalysisReport",
+    "Categorical",
+    "ComparisonReport",
+    "Component",
+    "DistributionMismatchError",
+    "Float",
+    "GridCombinationSampler",
+    "HpablateError",
+    "Int",
+    "MorrisSampler",
+    "OneAtATimeSampler",
+    "Plan",
+    "PlanMismatchError",
+    "PlanSampler",
+    "SearchSpace",
+    "Slot",
+    "SpaceError",
+    "StructuralAblationSampler",
+    "UnknownParameterError",
+    "analyze",
+    "compare",
+    "create_study",
+    "run",
+    "trial_seed",
+    "__version__",
+]

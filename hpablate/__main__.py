@@ -1,0 +1,5 @@
+import sys
+
+from hpablate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,94 @@
+"""Grid-combination design: a full factorial over each group of parameters, the rest at baseline."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from hpablate.errors import SpaceError
+from hpablate.plan import Config, Plan, baseline_config, deduplicate, replicate_seeds
+from hpablate.samplers._plan_sampler import PlanSampler
+from hpablate.space import SearchSpace
+
+
+def grid_configs(space: SearchSpace, groups: Sequence[Sequence[str]]) -> list[Config]:
+    """The baseline, then the full factorial of each group's levels (others at baseline).
+
+    A cell equal to the baseline, or to a cell of an earlier group, is not repeated.
+    """
+    if not groups:
+        raise SpaceError("groups must hold at least one group of parameter names")
+    base = space.baseline
+    configs = [baseline_config(space)]
+    for group in groups:
+        if isinstance(group, str):
+            raise SpaceError(f"a group must be a sequence of names, got the string {group!r}")
+        names = space.check_names(group)
+        if len(names) == 0 or len(set(names)) != len(names):
+            raise SpaceError(f"a group must name distinct parameters, got {list(group)!r}")
+        for values in itertools.product(*(space[name].levels for name in names)):
+            params = {**base, **dict(zip(names, values))}
+            configs.append(Config(params=params, design="grid", varied=tuple(names), level=list(values)))
+    return deduplicate(configs)
+
+
+class GridCombinationSampler(PlanSampler):
+    """Full factorial over chosen groups of parameters (e.g. learning rate x batch size).
+
+    Each group's parameters take every combination of their levels with all other parameters at
+    baseline, so two-way (or higher) interactions inside a group can be estimated by ANOVA.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The shared search space.
+    groups : sequence of sequence of str
+        Groups of parameter names, e.g. ``[("lr", "batch_size")]``.
+    repeats : int, default 3
+        Replicates of each configuration.
+    seed : int, default 0
+        Seed the replicates' seeds derive from.
+    max_retries : int, default 2
+        Retries of a failed slot.
+
+    Examples
+    --------
+    >>> import hpablate as hp
+    >>> space = hp.SearchSpace(
+    ...     hp.Float("lr", 1e-3, 1e-2, log=True, baseline=1e-2, levels=[1e-3, 1e-2]),
+    ...     hp.Categorical("batch_size", [32, 64], baseline=64),
+    ... )
+    >>> hp.GridCombinationSampler(space, groups=[("lr", "batch_size")], repeats=1).n_slots
+    4
+    """
+
+    design = "grid"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        groups: Sequence[Sequence[str]],
+        *,
+        repeats: int = 3,
+        seed: int = 0,
+        max_retries: int = 2,
+    ) -> None:
+        if isinstance(groups, str) or not isinstance(groups, Sequence):
+            raise SpaceError(f"groups must be a list of groups of names, got {groups!r}")
+        self._groups = [list(g) if not isinstance(g, str) else g for g in groups]
+        super().__init__(space, repeats=repeats, seed=seed, max_retries=max_retries)
+
+    @property
+    def groups(self) -> list[list[str]]:
+        """The groups of parameters crossed by the design."""
+        return [list(g) for g in self._groups]
+
+    def _build_plan(self) -> Plan:
+        configs = grid_configs(self._space, self._groups)
+        seeds = replicate_seeds(self._seed, self._repeats)
+        options: dict[str, Any] = {"groups": self._groups, "repeats": self._repeats}
+        return Plan(self._space, [configs] * len(seeds), seeds, self.design, options)
+
+    def _study_attrs(self) -> dict[str, Any]:
+        return {"hpablate.grid_groups": self.groups}

@@ -1,0 +1,70 @@
+"""Objectives and a worker entry point for the multi-process tests (module level: picklable)."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+
+import optuna
+
+import hpablate as hp
+
+SPACE = hp.SearchSpace(
+    hp.Float("lr", 1e-4, 1e-1, log=True, baseline=1e-2, levels=[1e-4, 1e-3, 1e-2, 1e-1]),
+    hp.Int("width", 8, 64, baseline=32, levels=[8, 16, 32, 64]),
+    hp.Categorical("optimizer", ["sgd", "adam", "rmsprop"], baseline="adam"),
+    hp.Component("dropout", baseline=True),
+)
+
+
+def make_sampler(repeats: int = 3) -> hp.OneAtATimeSampler:
+    return hp.OneAtATimeSampler(SPACE, repeats=repeats, seed=11)
+
+
+def quick_objective(trial: optuna.Trial) -> float:
+    config = SPACE.suggest(trial)
+    time.sleep(random.uniform(0.0, 0.01))
+    return math.log10(config["lr"]) + config["width"] / 64 + hp.trial_seed(trial) % 3
+
+
+def flaky_objective(trial: optuna.Trial) -> float:
+    """Fails the first attempt at every slot divisible by 4 (raises) or 5 (returns NaN)."""
+    config = SPACE.suggest(trial)
+    slot = trial.user_attrs["hpablate.slot"]
+    first_attempt = trial.number < trial.study.user_attrs["hpablate.n_slots"]
+    if first_attempt and slot % 4 == 0:
+        raise RuntimeError(f"flaky failure at slot {slot}")
+    if first_attempt and slot % 5 == 0:
+        return float("nan")
+    return config["width"]
+
+
+def always_fails(trial: optuna.Trial) -> float:
+    SPACE.suggest(trial)
+    raise ValueError("broken objective")
+
+
+def hanging_objective(trial: optuna.Trial) -> float:
+    """Slot 2 signals it started (a marker file) and then hangs until the worker is killed."""
+    SPACE.suggest(trial)
+    if trial.user_attrs["hpablate.slot"] == 2 and os.environ.get("HANG_MARKER"):
+        open(os.environ["HANG_MARKER"], "w").close()
+        time.sleep(600)
+    return 1.0
+
+
+def main() -> None:
+    """``python tests/_workers.py STORAGE STUDY OBJECTIVE``: one independent ``hp.run`` process."""
+    storage, study_name, objective_name = sys.argv[1:4]
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = hp.create_study(
+        SPACE, make_sampler(), storage=storage, study_name=study_name, direction="maximize"
+    )
+    hp.run(study, globals()[objective_name], heartbeat_interval=0.2, grace_period=2.0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Helpers shared by the analysis modules: the stored space, value matching, Welch statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of the stored ``hpablate.space`` JSON (see the contract)."""
+
+    name: str
+    kind: str
+    baseline: Any
+    levels: tuple[Any, ...]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+    off: Any = None
+
+    def to_unit(self, value: Any) -> float:
+        """The space's unit scale: log-aware for numbers, ``index / (n - 1)`` for choices."""
+        if self.kind in ("float", "int"):
+            lo, hi, v = float(self.low), float(self.high), float(value)
+            if hi == lo:
+                return 0.0
+            if self.log:
+                return (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
+            return (v - lo) / (hi - lo)
+        n = len(self.choices)
+        return 0.0 if n <= 1 else choice_index(self.choices, value) / (n - 1)
+
+
+def parse_space(raw: Any) -> list[ParamSpec] | None:
+    """Parse the study attribute ``hpablate.space`` (JSON string or dict); None if absent/invalid."""
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+        specs = []
+        for p in data["params"]:
+            specs.append(
+                ParamSpec(
+                    name=str(p["name"]),
+                    kind=str(p["kind"]),
+                    baseline=p.get("baseline"),
+                    levels=tuple(p.get("levels") or [p.get("baseline")]),
+                    low=p.get("low"),
+                    high=p.get("high"),
+                    log=bool(p.get("log", False)),
+                    choices=tuple(p.get("choices") or ()),
+                    off=p.get("off"),
+                )
+            )
+        return specs
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def choice_index(choices: tuple[Any, ...] | list[Any], value: Any) -> int:
+    """Index of ``value`` among ``choices`` (``True`` and ``1`` are different choices)."""
+    for i, c in enumerate(choices):
+        if same(c, value):
+            return i
+    raise ValueError(f"{value!r} is not among the choices {list(choices)!r}")
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality of parameter values: floats up to 1e-9 relative, others by type and value."""
+    a, b = _plain(a), _plain(b)
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if isinstance(a, float) and math.isnan(a) or isinstance(b, float) and math.isnan(b):
+            return False
+        return a == b or math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
+    return a == b
+
+
+def matches(col: pd.Series, value: Any) -> np.ndarray:
+    """Boolean mask of the rows of ``col`` whose value equals ``value`` (see :func:`same`)."""
+    value = _plain(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and pd.api.types.is_numeric_dtype(col) \
+            and not pd.api.types.is_bool_dtype(col):
+        x = col.to_numpy(dtype=float, na_value=np.nan)
+        return np.isclose(x, float(value), rtol=1e-9, atol=0.0) & ~np.isnan(x)
+    return np.fromiter((same(v, value) for v in col.to_numpy()), dtype=bool, count=len(col))
+
+
+def value_key(v: Any) -> Any:
+    """Hashable grouping key for a parameter value (keeps True apart from 1)."""
+    v = _plain(v)
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, float) and v.is_integer():
+        return ("num", v)
+    if isinstance(v, int):
+        return ("num", float(v))
+    return ("obj", repr(v)) if not isinstance(v, (str, float)) else ("v", v)
+
+
+def fmt_value(v: Any) -> str:
+    """Short human form of a parameter value."""
+    v = _plain(v)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def welch(a: np.ndarray, b: np.ndarray, conf: float = 0.95) -> dict[str, float]:
+    """Welch comparison of ``a`` (treatment) against ``b`` (reference).
+
+    Returns ``diff = mean(a) - mean(b)``, its Welch-Satterthwaite ``ci_low``/``ci_high``,
+    two-sided ``p_value``, ``t``, ``df`` and Cohen's ``d`` (pooled SD). NaN where undefined
+    (fewer than two values on a side, or zero variance on both sides).
+    """
+    from scipy import stats
+
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    n1, n2 = len(a), len(b)
+    m1 = float(a.mean()) if n1 else math.nan
+    m2 = float(b.mean()) if n2 else math.nan
+    out = {"diff": m1 - m2, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan,
+           "t": math.nan, "df": math.nan, "cohen_d": math.nan}
+    if n1 < 2 or n2 < 2:
+        return out
+    v1, v2 = float(a.var(ddof=1)), float(b.var(ddof=1))
+    se2 = v1 / n1 + v2 / n2
+    pooled = ((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2)
+    if pooled > 0:
+        out["cohen_d"] = (m1 - m2) / math.sqrt(pooled)
+    if se2 <= 0:
+        return out
+    se = math.sqrt(se2)
+    df = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
+    t = (m1 - m2) / se
+    q = stats.t.ppf(0.5 + conf / 2, df)
+    out.update(t=t, df=df, p_value=float(2 * stats.t.sf(abs(t), df)), ci_low=m1 - m2 - q * se,
+               ci_high=m1 - m2 + q * se)
+    return out
+
+
+def mean_ci(x: np.ndarray, conf: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, sample SD and the t confidence interval of the mean (NaN when n < 2)."""
+    from scipy import stats
+
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    m = float(x.mean())
+    if n < 2:
+        return m, math.nan, math.nan, math.nan
+    sd = float(x.std(ddof=1))
+    h = stats.t.ppf(0.5 + conf / 2, n - 1) * sd / math.sqrt(n)
+    return m, sd, m - h, m + h
+
+
+_CLASS_RE = re.compile(r"^(?P<metric>.+?)_?class_?(?P<cls>[^_]+)$")
+
+
+def per_class_metrics(trials: pd.DataFrame, attr_prefix: str = "user_attrs_") -> pd.DataFrame:
+    """Per-class metrics recorded as user attributes, one column per (metric, class).
+
+    Recognised: a dict-valued attribute whose name contains ``class`` (e.g. ``per_class_acc``:
+    ``{"0": 0.9, …}``) and scalar attributes named ``<metric>_class_<k>`` (``val_acc_class_3``).
+    Columns are a MultiIndex ``(metric, class)``; rows align with ``trials``.
+    """
+    cols: dict[tuple[str, str], pd.Series] = {}
+    for c in trials.columns:
+        if not c.startswith(attr_prefix):
+            continue
+        key = c[len(attr_prefix):]
+        if key.startswith("hpablate."):
+            continue
+        s = trials[c]
+        if "class" in key and s.map(lambda v: isinstance(v, dict)).any():
+            expanded = pd.DataFrame([v if isinstance(v, dict) else {} for v in s], index=trials.index)
+            for k in expanded.columns:
+                vals = pd.to_numeric(expanded[k], errors="coerce")
+                if vals.notna().any():
+                    cols[(key, str(k))] = vals
+            continue
+        m = _CLASS_RE.match(key)
+        if m and pd.api.types.is_numeric_dtype(s):
+            cols[(m.group("metric"), m.group("cls"))] = s.astype(float)
+    if not cols:
+        return pd.DataFrame(index=trials.index)
+    out = pd.DataFrame(cols, index=trials.index)
+    out.columns = pd.MultiIndex.from_tuples(list(cols), names=["metric", "class"])
+    return out
+
+
+def to_builtin(x: Any) -> Any:
+    """Recursively turn numpy scalars/arrays and NaN into JSON-safe Python objects."""
+    if isinstance(x, dict):
+        return {str(k): to_builtin(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_builtin(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [to_builtin(v) for v in x.tolist()]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if x is pd.NA or x is pd.NaT:
+        return None
+    return x

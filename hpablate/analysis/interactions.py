@@ -1,0 +1,189 @@
+"""Interaction tables and two-way ANOVA.
+
+* For every grid group of an hpablate grid design: the table of mean objective per cell (a pandas
+  pivot, rows = first parameter, columns = second) and a two-way ANOVA with interaction term
+  (statsmodels ``ols`` + ``anova_lm``, type II sums of squares) with F, p and partial eta² for each
+  main effect and the interaction. Only trials with every parameter outside the group at its
+  baseline are used (pooled by values).
+* For studies without a grid design (plain Optuna samplers): marginal tables per parameter and
+  pairwise tables of means binned from the trials (numeric parameters in quantile bins), and the
+  same ANOVA on the binned factors, labelled ``source = "binned"``: it describes the sampled
+  trials, not a designed experiment.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hpablate.analysis._util import ParamSpec, fmt_value, matches, mean_ci
+
+ANOVA_COLUMNS = [
+    "source", "param_a", "param_b", "term", "df", "sum_sq", "F", "p_value", "partial_eta2", "n",
+]
+
+
+def two_way_anova(data: pd.DataFrame, a: str, b: str, y: str = "y", covariates: Sequence[str] = ()) -> pd.DataFrame:
+    """Type II two-way ANOVA of ``y ~ C(a) * C(b) [+ C(covariate) …]``.
+
+    Returns one row per term (``a``, ``b``, ``a × b``, covariates and ``Residual``) with ``df``,
+    ``sum_sq``, ``F``, ``p_value`` and ``partial_eta2 = SS / (SS + SS_residual)``. Terms that
+    cannot be estimated (one level only, no residual degrees of freedom) come out NaN.
+    """
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    cols = {a: "A", b: "B", y: "Y"}
+    cov_names = {c: f"Z{i}" for i, c in enumerate(covariates)}
+    cols.update(cov_names)
+    d = data[list(cols)].rename(columns=cols).copy()
+    for c in ["A", "B", *cov_names.values()]:
+        d[c] = d[c].map(_label)
+    n = len(d)
+    empty = pd.DataFrame(
+        [{"term": t, "df": np.nan, "sum_sq": np.nan, "F": np.nan, "p_value": np.nan, "partial_eta2": np.nan}
+         for t in (a, b, f"{a} × {b}", "Residual")]
+    )
+    if d["A"].nunique() < 2 or d["B"].nunique() < 2 or n < 3:
+        return empty
+    formula = "Y ~ C(A) * C(B)" + "".join(f" + C({z})" for z in cov_names.values() if d[z].nunique() > 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model = smf.ols(formula, data=d).fit()
+            table = anova_lm(model, typ=2)
+        except Exception:  # noqa: BLE001 - singular designs
+            return empty
+    names = {"C(A)": a, "C(B)": b, "C(A):C(B)": f"{a} × {b}", "Residual": "Residual"}
+    names.update({f"C({z})": c for c, z in cov_names.items()})
+    ss_res = float(table.loc["Residual", "sum_sq"]) if "Residual" in table.index else math.nan
+    df_res = float(table.loc["Residual", "df"]) if "Residual" in table.index else math.nan
+    rows = []
+    for idx, r in table.iterrows():
+        ss = float(r["sum_sq"])
+        F = float(r["F"]) if "F" in r and pd.notna(r["F"]) else math.nan
+        p = float(r["PR(>F)"]) if "PR(>F)" in r and pd.notna(r["PR(>F)"]) else math.nan
+        if not (df_res > 0) or not math.isfinite(ss_res) or ss_res <= 1e-12 * max(ss, 1e-300):
+            F = p = math.nan if idx != "Residual" else F
+        eta = ss / (ss + ss_res) if idx != "Residual" and (ss + ss_res) > 0 else math.nan
+        rows.append({"term": names.get(idx, str(idx)), "df": float(r["df"]), "sum_sq": ss, "F": F,
+                     "p_value": p, "partial_eta2": eta})
+    return pd.DataFrame(rows)
+
+
+def _label(v: Any) -> str:
+    return fmt_value(v) if not isinstance(v, str) else v
+
+
+def grid_interactions(
+    params: pd.DataFrame,
+    y: np.ndarray,
+    specs: Sequence[ParamSpec],
+    groups: Sequence[Sequence[str]],
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Mean tables and two-way ANOVAs for the pairs of every grid group.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The ANOVA table (:data:`ANOVA_COLUMNS`, ``source = "grid"``) and the mean tables keyed
+        ``"a × b"`` (rows: levels of ``a``; columns: levels of ``b``; values: mean objective).
+    """
+    y = np.asarray(y, dtype=float)
+    names = [s.name for s in specs if s.name in params.columns]
+    eq = {s.name: matches(params[s.name], s.baseline) for s in specs if s.name in params.columns}
+    frames, tables = [], {}
+    for group in groups:
+        group = [g for g in group if g in params.columns]
+        rest = np.ones(len(params), dtype=bool)
+        for n in names:
+            if n not in group:
+                rest &= eq[n]
+        data = params.loc[rest, group].copy()
+        data["y"] = y[rest]
+        for a, b in itertools.combinations(group, 2):
+            others = [g for g in group if g not in (a, b)]
+            tables[f"{a} × {b}"] = mean_table(data, a, b)
+            t = two_way_anova(data, a, b, covariates=others)
+            t.insert(0, "param_b", b)
+            t.insert(0, "param_a", a)
+            t.insert(0, "source", "grid")
+            t["n"] = len(data)
+            frames.append(t)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ANOVA_COLUMNS)
+    return out[ANOVA_COLUMNS], tables
+
+
+def mean_table(data: pd.DataFrame, a: str, b: str, y: str = "y") -> pd.DataFrame:
+    """Pivot of the mean of ``y`` over the levels of ``a`` (rows) and ``b`` (columns)."""
+    d = data[[a, b, y]].copy()
+    d[a] = d[a].map(_label) if d[a].dtype == object else d[a]
+    d[b] = d[b].map(_label) if d[b].dtype == object else d[b]
+    return d.pivot_table(index=a, columns=b, values=y, aggfunc="mean", observed=True)
+
+
+def bin_column(col: pd.Series, max_bins: int = 4) -> pd.Series:
+    """Categorical version of a parameter column: quantile bins for many-valued numbers."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) and col.nunique() > max_bins + 2:
+        try:
+            b = pd.qcut(col.astype(float), q=max_bins, duplicates="drop")
+            return b.map(lambda iv: f"[{iv.left:.3g}, {iv.right:.3g}]").astype(object)
+        except ValueError:
+            pass
+    return col.map(lambda v: "(absent)" if v is None or (isinstance(v, float) and math.isnan(v)) else _label(v)).astype(object)
+
+
+def binned_tables(
+    params: pd.DataFrame,
+    y: np.ndarray,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    max_bins: int = 4,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Marginal and pairwise tables binned from (randomly) sampled trials, plus binned ANOVAs.
+
+    Returns
+    -------
+    (DataFrame, dict, dict)
+        ANOVA rows (``source = "binned"``), pairwise mean tables keyed ``"a × b"``, marginal
+        tables keyed by parameter (per bin: ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high``).
+    """
+    y = np.asarray(y, dtype=float)
+    binned = pd.DataFrame({c: bin_column(params[c], max_bins) for c in params.columns}, index=params.index)
+    binned["y"] = y
+    marginals = {}
+    for c in params.columns:
+        rows = []
+        for level, grp in binned.groupby(c, sort=False):
+            m, sd, lo, hi = mean_ci(grp["y"].to_numpy())
+            rows.append({"bin": level, "n": len(grp), "mean": m, "std": sd, "ci_low": lo, "ci_high": hi})
+        t = pd.DataFrame(rows)
+        marginals[c] = _sort_bins(t) if len(t) else t
+    frames, tables = [], {}
+    for a, b in pairs:
+        tables[f"{a} × {b}"] = mean_table(binned, a, b)
+        t = two_way_anova(binned, a, b)
+        t.insert(0, "param_b", b)
+        t.insert(0, "param_a", a)
+        t.insert(0, "source", "binned")
+        t["n"] = len(binned)
+        frames.append(t)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ANOVA_COLUMNS)
+    return out[ANOVA_COLUMNS], tables, marginals
+
+
+def _sort_bins(t: pd.DataFrame) -> pd.DataFrame:
+    def key(s: Any) -> tuple:
+        s = str(s)
+        try:
+            return (0, float(s.strip("[").split(",")[0]))
+        except ValueError:
+            return (1, s)
+
+    return t.iloc[sorted(range(len(t)), key=lambda i: key(t["bin"].iloc[i]))].reset_index(drop=True)

@@ -100,6 +100,8 @@ def oat_effects(
             values.setdefault(k, col[i])
         order = {value_key(v): j for j, v in enumerate(s.levels)}
         keys = sorted(groups, key=lambda k: (order.get(k, len(order)), str(k)))
+        if not keys:
+            continue  # no one-at-a-time level of this parameter: no rows
         rows.append(_row(s.name, s.baseline, True, base, base, sign, conf))
         for k in keys:
             rows.append(_row(s.name, values[k], False, y[groups[k]], base, sign, conf))

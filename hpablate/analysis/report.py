@@ -136,7 +136,7 @@ class AnalysisReport:
         if len(self.structural_per_class):
             out.append(("Per-class drops (baseline minus ablated)", _fmt_table(self.structural_per_class)))
         if len(self.importances):
-            out.append(("Importances", _fmt_table(self.importances.drop(columns=["param_a", "param_b"], errors="ignore"))))
+            out.append(("Importances", _fmt_table(_short_importances(self.importances))))
         if len(self.morris):
             out.append(("Morris elementary effects", _fmt_table(self.morris)))
         return out
@@ -511,6 +511,23 @@ def _fmt_cell(v: Any, col: str = "") -> str:
 
 def _fmt_table(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: [_fmt_cell(v, c) for v in t[c]] for c in t.columns})
+
+
+_SHORT = {
+    "first-order (main effect) variance fraction": "main effect (1st order)",
+    "second-order (interaction) variance fraction": "interaction (2nd order)",
+}
+
+
+def _short_importances(t: pd.DataFrame) -> pd.DataFrame:
+    d = pd.DataFrame({
+        "method": t["method"].str.split(" ").str[0],
+        "estimand": [_SHORT.get(e, "top-quantile divergence" if "PED" in e else "total-order proxy (mu*)")
+                     for e in t["estimand"]],
+        "param": t["param"], "importance": t["importance"], "spread": t["std"], "q10": t["q10"],
+        "q90": t["q90"], "n_trees": t["n_trees"], "n_trials": t["n_trials"],
+    })
+    return d
 
 
 def _fmt_effects(t: pd.DataFrame) -> pd.DataFrame:

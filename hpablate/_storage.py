@@ -8,6 +8,7 @@ is an :class:`~optuna.storages.RDBStorage`; other storages get the public per-ke
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,7 +85,7 @@ def open_storage(spec: str | BaseStorage | None) -> BaseStorage | None:
 
             return JournalStorage(JournalRedisBackend(spec))
         if "://" in spec:
-            return RDBStorage(spec)
+            return _open_rdb(spec)
         from optuna.storages.journal import JournalFileBackend
 
         return JournalStorage(JournalFileBackend(spec))
@@ -95,6 +96,24 @@ def open_storage(spec: str | BaseStorage | None) -> BaseStorage | None:
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy/redis raise many types; report one line
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StorageError(f"cannot open storage {spec!r}: {message}") from None
+
+
+_SCHEMA_RACE_SIGNS = ("already exists", "UNIQUE constraint", "Duplicate entry", "duplicate key", "database is locked")
+
+
+def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:
+    """Open an RDB storage; retry when another process is creating the schema at the same time."""
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            return RDBStorage(url)
+        except sqlalchemy.exc.DBAPIError as exc:
+            racing = any(sign in str(exc) for sign in _SCHEMA_RACE_SIGNS)
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def load_or_create_study(

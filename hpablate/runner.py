@@ -44,6 +44,8 @@ _logger = logging.getLogger("hpablate")
 Objective = Callable[[optuna.Trial], "float | Sequence[float]"]
 
 SEED_ATTR = "hpablate.seed"
+#: Trials before the end of the first pass from which a worker checks whether others took the rest.
+_END_WINDOW = 64
 
 
 @dataclass
@@ -294,7 +296,12 @@ def _work(study: Study, objective: Objective, options: _Options) -> None:
     last_first_pass = offset + sampler.n_slots - 1
 
     def stop_after_first_pass(study: Study, trial: FrozenTrial) -> None:
-        if trial.number >= last_first_pass:
+        # Near the end, another worker may already hold the last first-pass number: stop rather
+        # than create a trial that would only find the plan taken (a surplus trial).
+        if trial.number >= last_first_pass or (
+            trial.number >= last_first_pass - _END_WINDOW
+            and study._storage.get_n_trials(study._study_id) > last_first_pass
+        ):
             study.stop()
 
     while True:

@@ -25,7 +25,7 @@ WORKER_SCRIPT = str(Path(__file__).parent / "_workers.py")
 
 def completed_slots(study: optuna.Study) -> Counter:
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return Counter(t.user_attrs["hpablate.slot"] for t in trials)
+    return Counter(t.user_attrs["hpablate.slot"] for t in trials if "hpablate.slot" in t.user_attrs)
 
 
 def assert_exactly_once(study: optuna.Study, n_slots: int) -> None:
@@ -34,6 +34,8 @@ def assert_exactly_once(study: optuna.Study, n_slots: int) -> None:
     missing = sorted(set(range(n_slots)) - set(counts))
     assert duplicates == {} and missing == [], f"duplicates {duplicates}, missing {missing}"
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if "hpablate.slot" not in trial.user_attrs:
+            continue  # a trial made before the plan was attached
         slot = study.sampler.plan_object[trial.user_attrs["hpablate.slot"]]
         assert trial.params == dict(slot.params)
         assert trial.user_attrs["hpablate.seed"] == slot.seed
@@ -172,3 +174,32 @@ def test_random_and_tpe_run_on_the_same_space():
         assert all(t.distributions == space.to_distributions() for t in study.trials)
     with pytest.raises(ValueError, match="n_trials"):
         hp.run(optuna.create_study(), _workers.quick_objective)
+
+
+def test_first_pass_reads_no_trials_per_trial(monkeypatch):
+    """Per-trial cost stays flat: the first pass maps trial numbers to slots without scanning."""
+    study = new_study(None, "flat", hp.OneAtATimeSampler(_workers.SPACE, repeats=20))
+    calls = Counter()
+    original = study._storage.get_all_trials
+
+    def counting(*args, **kwargs):
+        calls["get_all_trials"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(study._storage, "get_all_trials", counting)
+    hp.run(study, _workers.quick_objective)
+    assert study.sampler.n_slots >= 200
+    assert calls["get_all_trials"] <= 6, calls  # status before and after the pass, and the summary
+
+
+def test_plan_attached_to_a_study_with_earlier_trials(tmp_path):
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    study = hp.create_study(_workers.SPACE, optuna.samplers.RandomSampler(seed=0), storage=url, study_name="s",
+                            direction="maximize")
+    hp.run(study, _workers.quick_objective, n_trials=7)
+    planned = new_study(url, "s")
+    assert planned.user_attrs["hpablate.plan_offset"] == 7
+    hp.run(planned, _workers.quick_objective, n_workers=2)
+    assert_exactly_once(planned, planned.sampler.n_slots)
+    planned_trials = [t for t in planned.trials if not t.user_attrs.get("hpablate.surplus")]
+    assert len(planned_trials) == 7 + planned.sampler.n_slots

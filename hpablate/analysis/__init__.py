@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpablate.analysis.load import StudyData, list_studies, load
+from hpablate.analysis.load import StudyData, list_studies
+from hpablate.analysis.load import load as read_study
 from hpablate.analysis.report import AnalysisReport, ObjectiveIndexError, analyze_data
 
 
@@ -68,7 +69,7 @@ def analyze(
     >>> report.importances.iloc[0][["param", "kind"]].tolist()
     ['x', 'marginal']
     """
-    data = study_or_storage_url if isinstance(study_or_storage_url, StudyData) else load(
+    data = study_or_storage_url if isinstance(study_or_storage_url, StudyData) else read_study(
         study_or_storage_url, study_name
     )
     return analyze_data(
@@ -77,4 +78,4 @@ def analyze(
     )
 
 
-__all__ = ["AnalysisReport", "ObjectiveIndexError", "StudyData", "analyze", "analyze_data", "list_studies", "load"]
+__all__ = ["AnalysisReport", "ObjectiveIndexError", "StudyData", "analyze", "analyze_data", "list_studies", "read_study"]

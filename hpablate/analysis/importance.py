@@ -491,7 +491,7 @@ def ped_anova_importances(
         p, d = {}, {}
         for n in names:
             v = cols[n][k]
-            if v is None or (isinstance(v, float) and math.isnan(v)):
+            if isinstance(v, float) and math.isnan(v):  # absent (None is a value)
                 continue
             p[n] = _py(v)
             d[n] = distributions[n]

@@ -379,7 +379,7 @@ def _select(conn: Any, sql: str, sid: int) -> list[tuple]:
 
 
 def _study_attrs(conn: Any, sid: int) -> dict[str, Any]:
-    rows = _select(conn, "SELECT key, value_json FROM study_user_attributes WHERE study_id = :sid", sid)
+    rows = _select(conn, "SELECT u.key, u.value_json FROM study_user_attributes u WHERE u.study_id = :sid", sid)
     return {k: _loads(v) for k, v in rows}
 
 
@@ -433,7 +433,8 @@ def _assemble(
             if isinstance(dist, CategoricalDistribution):
                 choices = np.empty(len(dist.choices), dtype=object)
                 choices[:] = list(dist.choices)
-                ext = pd.Series(choices[grp["value"].to_numpy().astype(np.int64)], index=grp["trial_id"].to_numpy())
+                ext = pd.Series(choices[grp["value"].to_numpy().astype(np.int64)], index=grp["trial_id"].to_numpy(),
+                                dtype=object)
             elif type(dist).__name__ == "IntDistribution":
                 ext = pd.Series(np.rint(grp["value"].to_numpy()).astype(np.int64), index=grp["trial_id"].to_numpy())
             else:
@@ -442,7 +443,7 @@ def _assemble(
                 distributions[pname] = _widen(distributions[pname], dist, notes, pname)
             else:
                 distributions.setdefault(pname, dist)
-            cols[pname] = ext if pname not in cols else pd.concat([cols[pname], ext])
+            cols[pname] = ext if pname not in cols else pd.concat([cols[pname].astype(object), ext.astype(object)])
         for pname in distributions:
             df[PARAM_PREFIX + pname] = _reindex(cols[pname], index)
     if attrs:
@@ -455,16 +456,23 @@ def _assemble(
 
 
 def _reindex(s: pd.Series, index: pd.Index) -> pd.Series:
+    """Align to the trial ids; absent entries become NaN (a ``None`` value stays ``None``)."""
     s = s[~s.index.duplicated(keep="last")]
-    out = s.reindex(index)
-    return out
+    if s.dtype == object:
+        vals = np.full(len(index), np.nan, dtype=object)
+        pos = index.get_indexer(s.index)
+        ok = pos >= 0
+        vals[pos[ok]] = s.to_numpy()[ok]
+        return pd.Series(vals, index=index, dtype=object)
+    return s.reindex(index)
 
 
 def _infer_dtypes(df: pd.DataFrame) -> pd.DataFrame:
     for c in df.columns:
         if df[c].dtype == object:
-            nonnull = df[c].dropna()
-            if len(nonnull) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nonnull):
+            vals = df[c].to_numpy()
+            if len(vals) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+                # numbers with NaN for absent entries (no None): a numeric column
                 df[c] = pd.to_numeric(df[c])
     return df
 
@@ -532,14 +540,14 @@ def from_frozen_trials(
             else:
                 distributions.setdefault(pname, dist)
     for pname in distributions:
-        col = pd.Series([t.params.get(pname, None) for t in trials], dtype=object)
+        col = pd.Series([t.params.get(pname, np.nan) for t in trials], dtype=object)
         df[PARAM_PREFIX + pname] = col
     keys: dict[str, None] = {}
     for t in trials:
         for k in t.user_attrs:
             keys.setdefault(k, None)
     for k in keys:
-        df[ATTR_PREFIX + k] = pd.Series([t.user_attrs.get(k, None) for t in trials], dtype=object)
+        df[ATTR_PREFIX + k] = pd.Series([t.user_attrs.get(k, np.nan) for t in trials], dtype=object)
     return StudyData(name, list(directions), _infer_dtypes(df), distributions, dict(user_attrs), source, notes)
 
 

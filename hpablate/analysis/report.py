@@ -283,7 +283,7 @@ def analyze_data(
 
     # ---- importances
     importances: list[pd.DataFrame] = []
-    full = params.notna().all(axis=0)
+    full = {n: not _absent(params[n]).any() for n in names}
     inter_names = [n for n in names if full[n]]
     dropped = [n for n in names if not full[n]]
     if dropped:
@@ -383,6 +383,13 @@ def analyze_data(
     summary.extend(_summarize(report, specs, alpha))
     timings["total"] = time.perf_counter() - t0
     return report
+
+
+def _absent(col: pd.Series) -> np.ndarray:
+    """Rows where a (conditional) parameter was not suggested: NaN, while ``None`` is a value."""
+    if col.dtype == object:
+        return np.fromiter((isinstance(v, float) and v != v for v in col.to_numpy()), dtype=bool, count=len(col))
+    return col.isna().to_numpy()
 
 
 def _specs_from_distributions(distributions: dict[str, Any]) -> list[ParamSpec]:

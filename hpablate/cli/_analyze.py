@@ -57,7 +57,7 @@ def command(args: argparse.Namespace) -> int:
 
     import optuna
 
-    from hpablate.analysis import analyze_data, list_studies, load
+    from hpablate.analysis import analyze_data, list_studies, read_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = _storage(args)
@@ -68,7 +68,7 @@ def command(args: argparse.Namespace) -> int:
             raise StudyNotFoundError(
                 f"{len(studies)} studies in the storage; name one with --study (listed on stdout)"
             )
-    data = load(url, args.study)
+    data = read_study(url, args.study)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = analyze_data(data, args.objective, alpha=args.alpha, seed=args.seed)

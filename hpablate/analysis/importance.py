@@ -542,7 +542,8 @@ def _py(v: Any) -> Any:
 
 
 def morris_elementary_effects(
-    trials: pd.DataFrame, unit: dict[str, Any], y_col: str = "value"
+    trials: pd.DataFrame, unit: dict[str, Any], y_col: str = "value", traj_col: str = "trajectory",
+    step_col: str = "step",
 ) -> pd.DataFrame:
     """Elementary effects of Morris trajectories.
 
@@ -553,8 +554,9 @@ def morris_elementary_effects(
         parameter (plain names, external values).
     unit : dict
         Parameter name to a function mapping external values to [0, 1] (the space's unit scale).
-    y_col : str
-        Objective column. Replicates at one (trajectory, step) are averaged first.
+    y_col, traj_col, step_col : str
+        Objective, trajectory and step columns. Replicates at one (trajectory, step) are
+        averaged first.
 
     Returns
     -------
@@ -563,7 +565,7 @@ def morris_elementary_effects(
         (``ee = (y(step) - y(step-1)) / delta`` in unit scale).
     """
     names = list(unit)
-    g = trials.groupby(["trajectory", "step"], sort=True)
+    g = trials.groupby([traj_col, step_col], sort=True)
     ymean = g[y_col].mean()
     first = g[names].first()
     u = pd.DataFrame({n: [float(unit[n](v)) for v in first[n]] for n in names}, index=first.index)

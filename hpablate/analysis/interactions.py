@@ -24,12 +24,14 @@ import pandas as pd
 
 from hpablate.analysis._util import ParamSpec, fmt_value, matches, mean_ci
 
+_Y = "__hpablate_objective__"  # column of the objective (never a parameter name)
+
 ANOVA_COLUMNS = [
     "source", "param_a", "param_b", "term", "df", "sum_sq", "F", "p_value", "partial_eta2", "n",
 ]
 
 
-def two_way_anova(data: pd.DataFrame, a: str, b: str, y: str = "y", covariates: Sequence[str] = ()) -> pd.DataFrame:
+def two_way_anova(data: pd.DataFrame, a: str, b: str, y: str = _Y, covariates: Sequence[str] = ()) -> pd.DataFrame:
     """Type II two-way ANOVA of ``y ~ C(a) * C(b) [+ C(covariate) …]``.
 
     Returns one row per term (``a``, ``b``, ``a × b``, covariates and ``Residual``) with ``df``,
@@ -106,7 +108,7 @@ def grid_interactions(
             if n not in group:
                 rest &= eq[n]
         data = params.loc[rest, group].copy()
-        data["y"] = y[rest]
+        data[_Y] = y[rest]
         for a, b in itertools.combinations(group, 2):
             others = [g for g in group if g not in (a, b)]
             tables[f"{a} × {b}"] = mean_table(data, a, b)
@@ -120,7 +122,7 @@ def grid_interactions(
     return out[ANOVA_COLUMNS], tables
 
 
-def mean_table(data: pd.DataFrame, a: str, b: str, y: str = "y") -> pd.DataFrame:
+def mean_table(data: pd.DataFrame, a: str, b: str, y: str = _Y) -> pd.DataFrame:
     """Pivot of the mean of ``y`` over the levels of ``a`` (rows) and ``b`` (columns)."""
     d = data[[a, b, y]].copy()
     d[a] = d[a].map(_label) if d[a].dtype == object else d[a]
@@ -133,7 +135,8 @@ def bin_column(col: pd.Series, max_bins: int = 4) -> pd.Series:
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) and col.nunique() > max_bins + 2:
         try:
             b = pd.qcut(col.astype(float), q=max_bins, duplicates="drop")
-            return b.map(lambda iv: f"[{iv.left:.3g}, {iv.right:.3g}]").astype(object)
+            return pd.Series([f"[{iv.left:.3g}, {iv.right:.3g}]" if isinstance(iv, pd.Interval) else "(absent)"
+                              for iv in b], index=col.index, dtype=object)
         except ValueError:
             pass
     return col.map(lambda v: "(absent)" if v is None or (isinstance(v, float) and math.isnan(v)) else _label(v)).astype(object)
@@ -156,12 +159,12 @@ def binned_tables(
     """
     y = np.asarray(y, dtype=float)
     binned = pd.DataFrame({c: bin_column(params[c], max_bins) for c in params.columns}, index=params.index)
-    binned["y"] = y
+    binned[_Y] = y
     marginals = {}
     for c in params.columns:
         rows = []
         for level, grp in binned.groupby(c, sort=False):
-            m, sd, lo, hi = mean_ci(grp["y"].to_numpy())
+            m, sd, lo, hi = mean_ci(grp[_Y].to_numpy())
             rows.append({"bin": level, "n": len(grp), "mean": m, "std": sd, "ci_low": lo, "ci_high": hi})
         t = pd.DataFrame(rows)
         marginals[c] = _sort_bins(t) if len(t) else t

@@ -327,11 +327,11 @@ def analyze_data(
         mspecs = specs or _specs_from_distributions(data.distributions)
         sub = comp[comp[traj].notna()]
         mdf = pd.DataFrame({n: sub[PARAM_PREFIX + n] for n in names})
-        mdf["trajectory"] = sub[traj].astype(int).to_numpy()
-        mdf["step"] = sub[ATTR_PREFIX + "hpablate.step"].astype(int).to_numpy()
-        mdf["value"] = sub[ycol].to_numpy(float)
-        unit = {s.name: s.to_unit for s in mspecs if s.name in mdf.columns}
-        ee = _imp.morris_elementary_effects(mdf, unit)
+        mdf["__traj__"] = sub[traj].astype(int).to_numpy()
+        mdf["__step__"] = sub[ATTR_PREFIX + "hpablate.step"].astype(int).to_numpy()
+        mdf["__y__"] = sub[ycol].to_numpy(float)
+        unit = {s.name: s.to_unit for s in mspecs if s.name in names}
+        ee = _imp.morris_elementary_effects(mdf, unit, "__y__", "__traj__", "__step__")
         if len(ee):
             morris = _imp.morris_indices(ee, list(unit), seed=seed)
             importances.append(pd.DataFrame({

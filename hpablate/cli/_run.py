@@ -1,0 +1,271 @@
+"""``hpablate run``: run the designs of a study file on a storage, resumably.
+
+A study file is a Python file exposing ``space`` (a :class:`hpablate.SearchSpace`) and
+``objective(trial)``, plus optionally ``direction`` / ``directions``, ``designs`` (name ->
+``factory(space, repeats, seed)`` returning a plan sampler), ``repeats``, ``default_design``,
+``grid_groups`` and ``pruner``. ``--quick`` sets ``$HPABLATE_QUICK`` before the file is imported,
+so it (and every worker process) can shrink epochs and data; quick runs go to their own studies
+(``<name>-quick``) so they never mix with full runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from hpablate.errors import StudyFileError
+
+DEFAULT_STORAGE = "sqlite:///hpablate.db"
+DESIGN_CHOICES = ("oat", "grid", "structural", "morris", "add_one_in")
+
+
+@dataclass
+class StudyFile:
+    """A loaded study file: its module and what ``hpablate run`` needs from it."""
+
+    path: Path
+    module: ModuleType
+    space: Any
+    objective: Callable[..., Any]
+    directions: list[str]
+    designs: dict[str, Callable[..., Any]]
+    default_design: str
+    repeats: int
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``hpablate run``."""
+    p = subparsers.add_parser(
+        "run",
+        help="run a study file's ablation designs (resumable)",
+        description=(
+            "Run the designs of a study file on a storage. Rerunning the same command after an "
+            "interruption runs only the missing plan slots."
+        ),
+    )
+    p.add_argument("study_file", help="Python file exposing `space` and `objective` (e.g. studies/digits_cnn.py)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        help=f"storage URL or journal file (default: $OPTUNA_STORAGE, else {DEFAULT_STORAGE} in the working directory)",
+    )
+    p.add_argument(
+        "--design",
+        default=None,
+        help="design to run: one the study file defines (oat, grid, structural, morris, ...) or 'all' (default: the file's first)",
+    )
+    p.add_argument("--study-name", "--study", dest="study_name", default=None, help="study name (default: <file stem>-<design>)")
+    p.add_argument("--repeats", type=int, default=None, help="replicates per planned configuration (default: the file's `repeats`, else 3; 2 with --quick)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the plan's replicate seeds (default 0)")
+    p.add_argument("--workers", type=int, default=1, help="concurrent worker processes (default 1); CPU threads are split between them")
+    p.add_argument("--quick", action="store_true", help="small epochs/data: a smoke run in minutes on a CPU")
+    p.add_argument("--device", default=None, help="torch device for trial bodies (default: cuda if available, else cpu)")
+    p.add_argument("--max-retries", type=int, default=None, help="retries of a failed slot (default: the sampler's, 2)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=command)
+
+
+# ---- loading a study file ------------------------------------------------------------------------
+def _module_name(path: Path) -> str:
+    name = path.stem if path.stem.isidentifier() else "hpablate_study"
+    existing = sys.modules.get(name)
+    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() != path:
+        name = f"hpablate_study_{abs(hash(str(path)))}"
+    return name
+
+
+def load_study_file(path: str | os.PathLike[str]) -> StudyFile:
+    """Import a study file and check it exposes what ``hpablate run`` needs.
+
+    The module is registered in ``sys.modules`` under its file stem and its folder is put on
+    ``sys.path``, so worker processes (forked or spawned) can unpickle ``objective``.
+
+    Raises
+    ------
+    StudyFileError
+        The file is missing, fails to import, or lacks ``space`` / ``objective``.
+    """
+    import hpablate as hp
+
+    p = Path(path)
+    if not p.is_file():
+        raise StudyFileError(f"study file {str(path)!r} not found")
+    p = p.resolve()
+    name = _module_name(p)
+    spec = importlib.util.spec_from_file_location(name, p)
+    if spec is None or spec.loader is None:
+        raise StudyFileError(f"cannot import {str(path)!r}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(p.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - any import failure is one line for the user
+        sys.modules.pop(name, None)
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise StudyFileError(f"cannot import {str(path)!r}: {type(exc).__name__}: {detail}".rstrip(": ")) from None
+
+    space = getattr(module, "space", None)
+    if space is None:
+        raise StudyFileError(f"{str(path)!r} defines no `space` (a hpablate.SearchSpace)")
+    if not isinstance(space, hp.SearchSpace):
+        raise StudyFileError(f"{str(path)!r}: `space` is a {type(space).__name__}, not a hpablate.SearchSpace")
+    objective = getattr(module, "objective", None)
+    if objective is None:
+        raise StudyFileError(f"{str(path)!r} defines no `objective(trial)` function")
+    if not callable(objective):
+        raise StudyFileError(f"{str(path)!r}: `objective` is not callable")
+
+    directions = getattr(module, "directions", None)
+    if directions is None:
+        directions = [getattr(module, "direction", "maximize")]
+    directions = [str(d) for d in ([directions] if isinstance(directions, str) else directions)]
+    for d in directions:
+        if d not in ("maximize", "minimize"):
+            raise StudyFileError(f"{str(path)!r}: direction {d!r} is not 'maximize' or 'minimize'")
+
+    designs = _designs(module, space, str(path))
+    default = getattr(module, "default_design", None) or next(iter(designs))
+    if default not in designs:
+        raise StudyFileError(f"{str(path)!r}: default_design {default!r} is not among its designs {list(designs)}")
+    repeats = getattr(module, "repeats", 3)
+    if not isinstance(repeats, int) or repeats < 1:
+        raise StudyFileError(f"{str(path)!r}: `repeats` must be a positive integer, got {repeats!r}")
+    return StudyFile(p, module, space, objective, directions, designs, default, repeats)
+
+
+def _designs(module: ModuleType, space: Any, where: str) -> dict[str, Callable[..., Any]]:
+    declared = getattr(module, "designs", None)
+    if declared is not None:
+        if not isinstance(declared, dict) or not declared:
+            raise StudyFileError(f"{where}: `designs` must be a non-empty dict name -> factory(space, repeats, seed)")
+        for key, factory in declared.items():
+            if not callable(factory):
+                raise StudyFileError(f"{where}: design {key!r} is not callable")
+        return dict(declared)
+    return default_designs(space, getattr(module, "grid_groups", None))
+
+
+def default_designs(space: Any, grid_groups: Any = None) -> dict[str, Callable[..., Any]]:
+    """Designs for a study file without ``designs``: oat, structural (if it has components),
+    grid (if it has ``grid_groups``), morris."""
+    import hpablate as hp
+
+    out: dict[str, Callable[..., Any]] = {
+        "oat": lambda s, r, seed: hp.OneAtATimeSampler(s, repeats=r, seed=seed),
+    }
+    if any(p.kind == "component" for p in space):
+        out["structural"] = lambda s, r, seed: hp.StructuralAblationSampler(s, repeats=r, seed=seed)
+    if grid_groups:
+        out["grid"] = lambda s, r, seed: hp.GridCombinationSampler(s, groups=grid_groups, repeats=r, seed=seed)
+    out["morris"] = lambda s, r, seed: hp.MorrisSampler(s, repeats=r, seed=seed)
+    return out
+
+
+# ---- running -------------------------------------------------------------------------------------
+def _set_environment(args: argparse.Namespace) -> None:
+    from hpablate.train import DEVICE_ENV, QUICK_ENV, THREADS_ENV, threads_per_worker
+
+    if args.quick:
+        os.environ[QUICK_ENV] = "1"
+    if args.device:
+        os.environ[DEVICE_ENV] = args.device
+    if args.workers > 1:
+        os.environ[THREADS_ENV] = str(threads_per_worker(args.workers))
+
+
+def _pruner(module: ModuleType) -> Any:
+    import optuna
+
+    pruner = getattr(module, "pruner", None)
+    if pruner is None:  # ablations compare complete runs: no pruning unless the file asks for it
+        return optuna.pruners.NopPruner()
+    return pruner() if callable(pruner) and not isinstance(pruner, optuna.pruners.BasePruner) else pruner
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run ``hpablate run``; returns the exit code."""
+    import optuna
+
+    import hpablate as hp
+
+    if args.workers < 1:
+        raise StudyFileError(f"--workers must be >= 1, got {args.workers}")
+    if args.repeats is not None and args.repeats < 1:
+        raise StudyFileError(f"--repeats must be >= 1, got {args.repeats}")
+    _set_environment(args)  # before the import: the file and its workers read these
+    study_file = load_study_file(args.study_file)
+    if args.design in (None, ""):
+        names = [study_file.default_design]
+    elif args.design == "all":
+        names = list(study_file.designs)
+    elif args.design in study_file.designs:
+        names = [args.design]
+    else:
+        raise StudyFileError(
+            f"{args.study_file!r} has no design {args.design!r}; choose one of {list(study_file.designs) + ['all']}"
+        )
+    if args.study_name and len(names) > 1:
+        raise StudyFileError("--study-name names one study: give it with a single --design, not 'all'")
+    storage = args.storage or os.environ.get("OPTUNA_STORAGE") or DEFAULT_STORAGE
+    repeats = args.repeats or (min(2, study_file.repeats) if args.quick else study_file.repeats)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    finished: list[tuple[str, Any]] = []
+    for design in names:
+        sampler = study_file.designs[design](study_file.space, repeats, args.seed)
+        if not isinstance(sampler, hp.PlanSampler):
+            raise StudyFileError(f"design {design!r} of {args.study_file!r} did not return a hpablate plan sampler")
+        name = args.study_name or f"{study_file.stem}-{design}" + ("-quick" if args.quick else "")
+        study = hp.create_study(
+            study_file.space,
+            sampler,
+            storage=storage,
+            study_name=name,
+            directions=study_file.directions,
+            pruner=_pruner(study_file.module),
+        )
+        mode = " (quick)" if args.quick else ""
+        print(
+            f"{name}: {design} design{mode}, {sampler.n_slots} planned trials "
+            f"({repeats} replicate{'s' if repeats != 1 else ''}), {args.workers} worker{'s' if args.workers != 1 else ''}",
+            file=sys.stderr,
+        )
+        started = time.perf_counter()
+        try:
+            summary = hp.run(
+                study,
+                study_file.objective,
+                n_workers=args.workers,
+                max_retries=args.max_retries,
+                show_progress_bar=not args.no_progress,
+            )
+        except KeyboardInterrupt:
+            print(f"{name}: interrupted; rerun the same command to run only the missing trials", file=sys.stderr)
+            raise
+        elapsed = time.perf_counter() - started
+        finished.append((name, summary))
+        line = f"{name}: {summary.completed}/{sampler.n_slots} trials complete in {elapsed:.1f} s"
+        if summary.failed_attempts:
+            line += f", {summary.failed_attempts} failed attempt{'s' if summary.failed_attempts != 1 else ''}"
+        if summary.abandoned:
+            line += f", {summary.abandoned} slot{'s' if summary.abandoned != 1 else ''} abandoned after retries"
+        print(line)
+    print(f"results: {storage}")
+    for name, _ in finished:
+        print(f"analyse: hpablate analyze --storage {storage} --study {name}")
+    return 0

@@ -148,3 +148,24 @@ def test_groups_of_three_use_the_third_as_covariate():
     r = hpablate.analyze(study)
     assert set(r.interaction_tables) == {"lr × batch_size", "lr × opt", "batch_size × opt"}
     assert {"lr × batch_size", "opt", "Residual"} <= set(r.interactions[r.interactions.param_a.eq("lr") & r.interactions.param_b.eq("batch_size")].term)
+
+
+def test_fast_binned_anova_equals_statsmodels_on_unbalanced_data():
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    from hpablate.analysis.interactions import fast_two_way_anova
+
+    rng = np.random.default_rng(0)
+    n = 700
+    a = pd.Series(rng.choice(["x", "y", "z"], n, p=[0.5, 0.3, 0.2]), name="a")
+    b = pd.Series(rng.choice(["u", "v", "w", "q"], n), name="b")
+    y = ((a == "x") * 1.0 + (b == "u") * 0.5 + ((a == "z") & (b == "v")) * 2 + rng.normal(size=n)).to_numpy()
+    ours = fast_two_way_anova(a, b, y).set_index("term")
+    ref = anova_lm(smf.ols("y ~ C(a) * C(b)", data=pd.DataFrame({"a": a, "b": b, "y": y})).fit(), typ=2)
+    for term, rterm in (("a", "C(a)"), ("b", "C(b)"), ("a × b", "C(a):C(b)"), ("Residual", "Residual")):
+        assert ours.loc[term, "sum_sq"] == pytest.approx(ref.loc[rterm, "sum_sq"], rel=1e-9)
+        assert ours.loc[term, "df"] == ref.loc[rterm, "df"]
+        if term != "Residual":
+            assert ours.loc[term, "F"] == pytest.approx(ref.loc[rterm, "F"], rel=1e-9)
+            assert ours.loc[term, "p_value"] == pytest.approx(ref.loc[rterm, "PR(>F)"], rel=1e-6)

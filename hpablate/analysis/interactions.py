@@ -7,8 +7,9 @@
   baseline are used (pooled by values).
 * For studies without a grid design (plain Optuna samplers): marginal tables per parameter and
   pairwise tables of means binned from the trials (numeric parameters in quantile bins), and the
-  same ANOVA on the binned factors, labelled ``source = "binned"``: it describes the sampled
-  trials, not a designed experiment.
+  same type II ANOVA on the binned factors (computed from cell statistics, so it stays fast at
+  10,000 trials; equal to statsmodels' in the tests), labelled ``source = "binned"``: it
+  describes the sampled trials, not a designed experiment.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def two_way_anova(data: pd.DataFrame, a: str, b: str, y: str = _Y, covariates: S
     cols.update(cov_names)
     d = data[list(cols)].rename(columns=cols).copy()
     for c in ["A", "B", *cov_names.values()]:
-        d[c] = d[c].map(_label)
+        d[c] = _labels(d[c], "(absent)")
     n = len(d)
     empty = pd.DataFrame(
         [{"term": t, "df": np.nan, "sum_sq": np.nan, "F": np.nan, "p_value": np.nan, "partial_eta2": np.nan}
@@ -79,8 +80,70 @@ def two_way_anova(data: pd.DataFrame, a: str, b: str, y: str = _Y, covariates: S
     return pd.DataFrame(rows)
 
 
+def fast_two_way_anova(a: pd.Series, b: pd.Series, y: np.ndarray) -> pd.DataFrame:
+    """Type II two-way ANOVA with interaction from cell sufficient statistics.
+
+    Exact and equal to statsmodels' ``anova_lm(ols("y ~ C(a) * C(b)"), typ=2)`` (tested), but
+    linear in the number of trials: the least-squares fits of the nested models only involve the
+    cells (counts, means, within-cell sums of squares), never an ``n × p`` design matrix.
+    ``RSS(M) = SS_within + sum_c n_c (mean_c - fit_c)^2``; ``SS(A) = RSS(B) - RSS(A+B)``,
+    ``SS(B) = RSS(A) - RSS(A+B)``, ``SS(AB) = RSS(A+B) - RSS(A*B)``.
+    """
+    from scipy import stats
+
+    y = np.asarray(y, dtype=float)
+    ca, la = pd.factorize(_labels(a, "(absent)"), sort=True)
+    cb, lb = pd.factorize(_labels(b, "(absent)"), sort=True)
+    cell = ca * len(lb) + cb
+    n_c = np.bincount(cell, minlength=len(la) * len(lb)).astype(float)
+    s_c = np.bincount(cell, weights=y, minlength=len(n_c))
+    keep = n_c > 0
+    idx = np.flatnonzero(keep)
+    n_k = n_c[keep]
+    m_k = s_c[keep] / n_k
+    ss_within = float(((y - (s_c / np.where(n_c > 0, n_c, 1))[cell]) ** 2).sum())
+    ia, ib = idx // len(lb), idx % len(lb)
+    ones = np.ones((len(idx), 1))
+    A = (ia[:, None] == np.arange(1, len(la))[None, :]).astype(float)
+    B = (ib[:, None] == np.arange(1, len(lb))[None, :]).astype(float)
+    sw = np.sqrt(n_k)
+
+    def rss_rank(*blocks: np.ndarray) -> tuple[float, int]:
+        X = np.hstack((ones,) + blocks)
+        beta, _, rank, _ = np.linalg.lstsq(X * sw[:, None], m_k * sw, rcond=None)
+        return ss_within + float((n_k * (m_k - X @ beta) ** 2).sum()), int(rank)
+
+    r_a, k_a = rss_rank(A)
+    r_b, k_b = rss_rank(B)
+    r_ab, k_ab = rss_rank(A, B)
+    r_full, k_full = ss_within, len(idx)
+    n = len(y)
+    df_res = n - k_full
+    rows = []
+    for term, ss, df in ((a.name, r_b - r_ab, k_ab - k_b), (b.name, r_a - r_ab, k_ab - k_a),
+                         (f"{a.name} × {b.name}", r_ab - r_full, k_full - k_ab)):
+        ss = max(float(ss), 0.0)
+        if df > 0 and df_res > 0 and r_full > 0:
+            F = (ss / df) / (r_full / df_res)
+            p = float(stats.f.sf(F, df, df_res))
+        else:
+            F = p = math.nan
+        eta = ss / (ss + r_full) if ss + r_full > 0 else math.nan
+        rows.append({"term": term, "df": float(df), "sum_sq": ss, "F": F, "p_value": p, "partial_eta2": eta})
+    rows.append({"term": "Residual", "df": float(df_res), "sum_sq": r_full, "F": math.nan, "p_value": math.nan,
+                 "partial_eta2": math.nan})
+    return pd.DataFrame(rows)
+
+
 def _label(v: Any) -> str:
     return fmt_value(v) if not isinstance(v, str) else v
+
+
+def _labels(col: pd.Series, absent: str | None = None) -> pd.Series:
+    """``_label`` of every value, computed once per distinct value (NaN: ``absent`` or NaN)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    names = np.array([_label(u) for u in uniques] + [absent if absent is not None else np.nan], dtype=object)
+    return pd.Series(names[codes], index=col.index, dtype=object)
 
 
 def grid_interactions(
@@ -125,8 +188,8 @@ def grid_interactions(
 def mean_table(data: pd.DataFrame, a: str, b: str, y: str = _Y) -> pd.DataFrame:
     """Pivot of the mean of ``y`` over the levels of ``a`` (rows) and ``b`` (columns)."""
     d = data[[a, b, y]].copy()
-    d[a] = d[a].map(_label) if d[a].dtype == object else d[a]
-    d[b] = d[b].map(_label) if d[b].dtype == object else d[b]
+    d[a] = _labels(d[a]) if d[a].dtype == object else d[a]
+    d[b] = _labels(d[b]) if d[b].dtype == object else d[b]
     return d.pivot_table(index=a, columns=b, values=y, aggfunc="mean", observed=True)
 
 
@@ -139,7 +202,7 @@ def bin_column(col: pd.Series, max_bins: int = 4) -> pd.Series:
                               for iv in b], index=col.index, dtype=object)
         except ValueError:
             pass
-    return col.map(lambda v: "(absent)" if v is None or (isinstance(v, float) and math.isnan(v)) else _label(v)).astype(object)
+    return _labels(col, "(absent)")
 
 
 def binned_tables(
@@ -171,7 +234,7 @@ def binned_tables(
     frames, tables = [], {}
     for a, b in pairs:
         tables[f"{a} × {b}"] = mean_table(binned, a, b)
-        t = two_way_anova(binned, a, b)
+        t = fast_two_way_anova(binned[a], binned[b], y)
         t.insert(0, "param_b", b)
         t.insert(0, "param_a", a)
         t.insert(0, "source", "binned")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -337,3 +338,15 @@ def _check_budgets(budgets: Sequence[int]) -> list[int]:
     if not out or out[0] < 2:
         raise SpaceError(f"budgets must be integers >= 2, got {list(budgets)}")
     return out
+
+
+class _CallableModule(types.ModuleType):
+    """``hpablate.compare`` is both this package and the function: importing the package binds
+    the *module* as ``hpablate.compare`` (the import system sets the parent's attribute), which
+    would shadow the lazily exported function; calling the module calls :func:`compare`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ComparisonReport:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

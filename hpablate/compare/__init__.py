@@ -124,7 +124,7 @@ def compare(
     >>> report = hp.compare(f.objective, f.space, budgets=[30], methods=["oat", "morris"],
     ...                     repeats=1, truth=f)
     >>> report.summary[["method", "n_trials", "reference"]].values.tolist()
-    [['oat', 29.0, 'total'], ['morris', 26.0, 'total']]
+    [['oat', 17.0, 'total'], ['morris', 26.0, 'total']]
     """
     methods = _check_methods(methods)
     budgets = _check_budgets(budgets)

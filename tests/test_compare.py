@@ -220,3 +220,11 @@ def test_cli_compare(tmp_path, capsys):
     assert main(["compare", str(path), "--methods", "nope"]) == 2
     assert "unknown method 'nope'" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "missing.py")]) == 2
+
+
+def test_round_off_differences_are_not_effects():
+    """Ishigami from 0 with levels ±pi: sin(pi) = 1.2e-16 is no effect, so nothing is ranked by it."""
+    f = ishigami()
+    space = plan_for_budget("oat", f.space, 10, 0).space  # 3 levels per number: -pi, 0, pi
+    _, df = _run(space, hp.OneAtATimeSampler(space, repeats=1), f)
+    assert oat_importance(df, space) == {"x1": 0.0, "x2": 0.0, "x3": 0.0}

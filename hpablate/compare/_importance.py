@@ -81,11 +81,20 @@ def oat_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
     specs = parse_space(space.to_json())
     eff = oat_effects(df[space.names], df["value"].to_numpy(), specs)
     out = {n: math.nan for n in space.names}
+    tiny = _round_off(df["value"])
     if len(eff):
         moved = eff[~eff["is_baseline"]]
         for n, d in moved.groupby("param")["delta"]:
-            out[n] = float(np.nanmax(np.abs(d.to_numpy(float))))
+            v = float(np.nanmax(np.abs(d.to_numpy(float))))
+            out[n] = 0.0 if v <= tiny else v
     return out
+
+
+def _round_off(y: pd.Series) -> float:
+    """Differences of objective values at or below this are floating-point round-off, not effects
+    (e.g. ``sin(pi) = 1.2e-16``): they count as zero so they cannot order parameters."""
+    scale = float(np.nanmax(np.abs(y.to_numpy(float)))) if len(y) else 0.0
+    return 1e-12 * max(scale, 1e-300)
 
 
 def morris_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
@@ -138,7 +147,8 @@ def grid_importance(df: pd.DataFrame, space: SearchSpace, groups: list[list[str]
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (missing cells)
                 var = np.nanvar(means, axis=j)
             finite = var[np.isfinite(var)]
-            out[n] = float(finite.mean()) if finite.size else math.nan
+            v = float(finite.mean()) if finite.size else math.nan
+            out[n] = 0.0 if v <= _round_off(df["value"]) ** 2 else v
     return out
 
 

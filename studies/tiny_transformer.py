@@ -65,20 +65,20 @@ class Block(nn.Module):
     """Pre-norm transformer block: ``x + attn(ln(x))`` then ``x + mlp(ln(x))``.
 
     ``attention=False`` removes the attention sub-layer (the block is then only its MLP),
-    ``layernorm=False`` replaces the norms by ``nn.Identity``, ``residual=False`` drops the skip
-    connections.
+    ``layernorm=False`` replaces the norms by ``nn.Identity``, ``residual=False`` drops the
+    ``Residual`` wrappers (skip connections).
     """
 
     def __init__(self, width: int, heads: int, attention: bool, layernorm: bool, residual: bool):
         super().__init__()
-        self.attn = C.Residual(_Attention(width, heads, layernorm), residual) if attention else nn.Identity()
+        self.attn = C.residual(_Attention(width, heads, layernorm), residual) if attention else nn.Identity()
         mlp = nn.Sequential(
             C.norm("layer" if layernorm else "none", width, layout="sequence"),
             nn.Linear(width, 2 * width),
             nn.GELU(),
             nn.Linear(2 * width, width),
         )
-        self.mlp = C.Residual(mlp, residual)
+        self.mlp = C.residual(mlp, residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.attn(x))

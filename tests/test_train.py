@@ -127,11 +127,35 @@ def test_metrics_are_recorded_and_match_an_independent_computation(digits):
     np.testing.assert_allclose(
         [res.per_class_acc[k] for k in present], recall_score(y, pred, average=None, labels=present)
     )
-    # one intermediate value per epoch, for pruners
+    assert attrs["val_acc_history"] == res.history and res.history[-1] == res.val_acc
     study.tell(trial, res.val_acc)
-    frozen = study.trials[0]
-    assert sorted(frozen.intermediate_values) == [1, 2]
-    assert frozen.intermediate_values[2] == res.val_acc
+    stored = study.trials[0].user_attrs
+    assert stored["per_class_acc"] == attrs["per_class_acc"] and stored["n_params"] == attrs["n_params"]
+
+
+def test_intermediate_values_reported_per_epoch(digits):
+    study = optuna.create_study(direction="maximize")  # Optuna's default MedianPruner
+    trial = study.ask()
+    res = ht.train_classifier(mlp, digits, trial=trial, epochs=3, device="cpu")
+    study.tell(trial, res.val_acc)
+    assert study.trials[0].intermediate_values == {1: res.history[0], 2: res.history[1], 3: res.history[2]}
+    quiet = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    trial = quiet.ask()
+    ht.train_classifier(mlp, digits, trial=trial, epochs=2, device="cpu")  # no pruner: no reports
+    assert quiet.trials[0].intermediate_values == {}
+    trial = quiet.ask()
+    ht.train_classifier(mlp, digits, trial=trial, epochs=2, device="cpu", report=True)
+    assert len(quiet.trials[1].intermediate_values) == 2
+
+
+def test_metrics_on_sqlite_trial(tmp_path, digits):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'm.db'}", pruner=optuna.pruners.NopPruner())
+    trial = study.ask()
+    res = ht.train_classifier(mlp, digits, trial=trial, epochs=1, device="cpu")
+    assert trial.user_attrs["val_acc"] == res.val_acc
+    study.tell(trial, res.val_acc)
+    stored = optuna.load_study(study_name=study.study_name, storage=study._storage).trials[0].user_attrs
+    assert stored["val_acc"] == res.val_acc and stored["acc_class_3"] == res.per_class_acc[3]
 
 
 def test_pruner_can_stop_a_trial(digits):
@@ -214,8 +238,8 @@ def test_components_build_real_modules():
         C.norm("group", 8)
     body = nn.Linear(4, 4)
     x = torch.randn(2, 4)
-    assert torch.allclose(C.Residual(body, True)(x), x + body(x))
-    assert torch.allclose(C.Residual(body, False)(x), body(x))
+    assert torch.allclose(C.residual(body, True)(x), x + body(x))
+    assert C.residual(body, False) is body
     seq_bn = C.norm("batch", 4, layout="sequence")
     assert seq_bn(torch.randn(3, 5, 4)).shape == (3, 5, 4)
 

@@ -102,6 +102,11 @@ def evaluate(
     return acc, float(loss_sum) / max(count, 1), per_class_accuracy(pred, target, n_classes)
 
 
+def _has_pruner(trial: Any) -> bool:
+    pruner = getattr(getattr(trial, "study", None), "pruner", None)
+    return pruner is not None and not isinstance(pruner, optuna.pruners.NopPruner)
+
+
 def _fail(trial: Any, message: str) -> DivergedError:
     if trial is not None:
         trial.set_user_attr(FAIL_REASON_ATTR, message)
@@ -123,7 +128,7 @@ def train_classifier(
     device: str | torch.device | None = None,
     amp: bool | None = None,
     channels_last: bool | None = None,
-    report: bool = True,
+    report: bool | None = None,
     prune: bool = True,
     record: bool = True,
     objective_name: str = "val_acc",
@@ -152,9 +157,16 @@ def train_classifier(
         Store image batches (4-d inputs) and the model in channels-last memory format (same maths,
         much faster pooling and convolution kernels on CPU and tensor cores); default on for 4-d
         inputs.
-    report, prune, record
-        Report per-epoch validation accuracy; raise ``optuna.TrialPruned`` when the study's pruner
-        says so; write the metrics (:func:`record_train_result`) on the trial.
+    report
+        Report the validation accuracy to Optuna after every epoch (``trial.report``), so pruners
+        can stop the trial. The default (``None``) reports whenever the study has a pruner other
+        than ``NopPruner``; with no pruner to read them the per-epoch values are still kept, as
+        the ``val_acc_history`` user attribute written with the other metrics (one storage write
+        instead of one per epoch).
+    prune
+        Raise ``optuna.TrialPruned`` when the study's pruner says so.
+    record
+        Write the metrics (:func:`record_train_result`) on the trial.
 
     Returns
     -------
@@ -200,7 +212,7 @@ def train_classifier(
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay, momentum)
     loss_fn = nn.CrossEntropyLoss()
     history: list[float] = []
-    can_report = report and trial is not None
+    can_report = trial is not None and (_has_pruner(trial) if report is None else bool(report))
     train_loss = val_loss = math.nan
     acc, per_class = math.nan, []
     epoch = 0
@@ -238,6 +250,7 @@ def train_classifier(
                 if prune and trial.should_prune():
                     if record:
                         trial.set_user_attr("epochs_run", epoch)
+                        trial.set_user_attr("val_acc_history", history)
                     raise optuna.TrialPruned(f"pruned at epoch {epoch} (val_acc={acc:.4f})")
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)

@@ -79,16 +79,16 @@ def norm(kind: Any, num_features: int, *, layout: str = "features") -> nn.Module
 
 
 class Residual(nn.Module):
-    """``x + body(x)`` when ``enabled``, else ``body(x)``; the flag fixes the graph at build time."""
+    """A skip connection around ``body``: ``x + body(x)``."""
 
-    def __init__(self, body: nn.Module, enabled: Any = True) -> None:
+    def __init__(self, body: nn.Module) -> None:
         super().__init__()
         self.body = body
-        self.enabled = is_on(enabled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.body(x)
-        return x + out if self.enabled else out
+        return x + self.body(x)
 
-    def extra_repr(self) -> str:
-        return f"enabled={self.enabled}"
+
+def residual(body: nn.Module, on: Any = True) -> nn.Module:
+    """``Residual(body)`` when the skip connection is on, else ``body`` alone (no wrapper)."""
+    return Residual(body) if is_on(on) else body

@@ -91,10 +91,11 @@ def oat_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
 
 
 def _round_off(y: pd.Series) -> float:
-    """Differences of objective values at or below this are floating-point round-off, not effects
-    (e.g. ``sin(pi) = 1.2e-16``): they count as zero so they cannot order parameters."""
+    """Differences of objective values at or below ``1e-12 * max(1, max |y|)`` are floating-point
+    round-off, not effects (e.g. ``sin(pi) = 1.2e-16``): they count as zero so they cannot order
+    parameters."""
     scale = float(np.nanmax(np.abs(y.to_numpy(float)))) if len(y) else 0.0
-    return 1e-12 * max(scale, 1e-300)
+    return 1e-12 * max(scale, 1.0)
 
 
 def morris_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:

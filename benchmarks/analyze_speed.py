@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -116,15 +117,20 @@ def main() -> None:
     ap.add_argument("--optuna-trees", type=int, default=64, help="trees of Optuna's fANOVA (small studies)")
     ap.add_argument("--optuna-trees-large", type=int, default=2, help="trees of Optuna's fANOVA at >= 5,000 trials")
     ap.add_argument("--skip-optuna", action="store_true")
+    ap.add_argument("--workdir", default=None, help="keep (and reuse) the built SQLite studies here")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(f"hpablate analysis speed; {os.cpu_count()} CPUs visible, affinity "
           f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}; optuna {optuna.__version__}")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = args.workdir or tmpdir
+        os.makedirs(tmp, exist_ok=True)
         for n in args.sizes:
             path = os.path.join(tmp, f"bench{n}.db")
-            t_build, _ = time_it(build, path, n)
+            t_build = 0.0
+            if not os.path.exists(path):
+                t_build, _ = time_it(build, path, n)
             url = f"sqlite:///{path}"
             t_read, data = time_it(load, url)
             t_optuna_read, _ = time_it(lambda: optuna.load_study(study_name=f"bench{n}", storage=url).trials_dataframe())
@@ -134,7 +140,7 @@ def main() -> None:
             y = done["value_0"].to_numpy()
             dists = {k: DIST[k] for k in order}
             t_hp, table = time_it(imp.fanova_importances, params, y, dists, encoding="optuna", n_trees=64, seed=0)
-            t_hp_def, _ = time_it(imp.fanova_importances, params, y, dists, n_trees=64, seed=0, pair_cell_budget=1e8)
+            t_hp_def, _ = time_it(imp.fanova_importances, params, y, dists, n_trees=64, seed=0, pair_cell_budget=3e7)
             ours = table[table.kind == "marginal"].set_index("param")["importance"]
             row = {"n": n, "build": t_build, "read_sql": t_read, "read_optuna": t_optuna_read, "hp": t_hp,
                    "hp_default": t_hp_def, "n_pairs": int((table.kind == "pairwise").sum())}
@@ -147,15 +153,19 @@ def main() -> None:
             html = os.path.join(tmp, f"report{n}.html")
             cmd = [sys.executable, "-m", "hpablate", "analyze", url, "--html", html]
             env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")}
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            load_avg = os.getloadavg()[0]
             t_cli, proc = time_it(subprocess.run, cmd, capture_output=True, text=True, env=env)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if proc.returncode != 0:
                 raise SystemExit(f"hpablate analyze failed: {proc.stderr}")
-            row.update(cli=t_cli, html_mb=os.path.getsize(html) / 1e6)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            row.update(cli=t_cli, cli_cpu=cpu, load=load_avg, html_mb=os.path.getsize(html) / 1e6)
             rows.append(row)
             print(f"  built {n} trials in {t_build:.1f}s", flush=True)
     print()
     print(f"{'trials':>7} | {'hpablate fANOVA':>15} | {'Optuna fANOVA':>26} | {'speed-up':>8} | {'max |Δ| marg.':>13} | "
-          f"{'read SQL':>8} | {'load+df':>8} | {'hpablate analyze':>16}")
+          f"{'read SQL':>8} | {'load+df':>8} | {'hpablate analyze':>16} | {'its CPU time':>12} | {'load avg':>8}")
     for r in rows:
         if "optuna" in r:
             label = f"{r['optuna']:.1f}s ({r['optuna_trees']} trees)"
@@ -166,17 +176,18 @@ def main() -> None:
         else:
             label, sp, md = "skipped", "", ""
         print(f"{r['n']:>7} | {r['hp']:>14.2f}s | {label:>26} | {sp:>8} | {md:>13} | {r['read_sql']:>7.2f}s | "
-              f"{r['read_optuna']:>7.2f}s | {r['cli']:>15.2f}s")
+              f"{r['read_optuna']:>7.2f}s | {r['cli']:>15.2f}s | {r['cli_cpu']:>11.2f}s | {r['load']:>8.1f}")
     print()
     print("hpablate fANOVA: 64 trees, Optuna's encoding and forest settings, marginal + all "
           f"{rows[0]['n_pairs']} pairwise terms, every tree (no budget).")
     for r in rows:
-        print(f"  {r['n']} trials: default analyze settings (log-aware encoding, pairwise cell budget 1e8): "
+        print(f"  {r['n']} trials: default analyze settings (log-aware encoding, pairwise cell budget 3e7): "
               f"{r['hp_default']:.2f}s; HTML {r['html_mb']:.1f} MB")
     print("* Optuna run with fewer trees: 64-tree time extrapolated linearly (its cost is per tree); the max "
           "difference then also carries the randomness of a 2-tree forest.")
     print("hpablate analyze: a fresh process (imports included) reading the SQLite file read-only and writing every "
-          "table, fANOVA (marginal + pairwise), PED-ANOVA and the HTML report.")
+          "table, fANOVA (marginal + pairwise), PED-ANOVA and the HTML report; 'its CPU time' = user + sys of that "
+          "process (both threads), and the 1-minute load average before it, to judge a shared machine.")
 
 
 if __name__ == "__main__":

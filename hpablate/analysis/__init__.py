@@ -24,7 +24,7 @@ def analyze(
     n_trees: int = 64,
     seed: int | None = 0,
     encoding: str = "hpablate",
-    pair_cell_budget: float | None = 1e8,
+    pair_cell_budget: float | None = 3e7,
     ped_anova: bool = True,
 ) -> AnalysisReport:
     """Analyse one objective of a study.

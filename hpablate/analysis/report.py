@@ -196,7 +196,7 @@ def analyze_data(
     n_trees: int = 64,
     seed: int | None = 0,
     encoding: str = "hpablate",
-    pair_cell_budget: float | None = 1e8,
+    pair_cell_budget: float | None = 3e7,
     ped_anova: bool = True,
 ) -> AnalysisReport:
     """Analyse one objective of a study held as :class:`StudyData` (pure computation).

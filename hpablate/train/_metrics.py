@@ -32,7 +32,7 @@ class TrainResult:
     epochs_run
         Epochs completed (fewer than asked when a pruner stopped the trial).
     history
-        Validation accuracy after each epoch.
+        Validation accuracy after each evaluated epoch (every epoch when reporting to a pruner).
     """
 
     val_acc: float

@@ -129,6 +129,7 @@ def train_classifier(
     amp: bool | None = None,
     channels_last: bool | None = None,
     report: bool | None = None,
+    eval_every: int | None = None,
     prune: bool = True,
     record: bool = True,
     objective_name: str = "val_acc",
@@ -161,8 +162,12 @@ def train_classifier(
         Report the validation accuracy to Optuna after every epoch (``trial.report``), so pruners
         can stop the trial. The default (``None``) reports whenever the study has a pruner other
         than ``NopPruner``; with no pruner to read them the per-epoch values are still kept, as
-        the ``val_acc_history`` user attribute written with the other metrics (one storage write
-        instead of one per epoch).
+        the ``val_acc_history`` user attribute (with ``eval_every``) written with the other
+        metrics, one storage write instead of one per epoch.
+    eval_every
+        Evaluate on the validation split every so many epochs (and always after the last).
+        Default: every epoch when reporting, else only after the last epoch (evaluation is then
+        not paid for values nobody reads).
     prune
         Raise ``optuna.TrialPruned`` when the study's pruner says so.
     record
@@ -213,6 +218,9 @@ def train_classifier(
     loss_fn = nn.CrossEntropyLoss()
     history: list[float] = []
     can_report = trial is not None and (_has_pruner(trial) if report is None else bool(report))
+    every = int(eval_every) if eval_every else (1 if can_report else epochs)
+    if every < 1:
+        raise ValueError(f"eval_every must be >= 1, got {eval_every}")
     train_loss = val_loss = math.nan
     acc, per_class = math.nan, []
     epoch = 0
@@ -239,6 +247,8 @@ def train_classifier(
                 f"diverged: training loss is {train_loss} at epoch {epoch} "
                 f"(optimizer={optimizer}, lr={lr:g}, batch_size={batch_size})",
             )
+        if epoch % every and epoch != epochs:
+            continue
         acc, val_loss, per_class = evaluate(model, x_val, data.y_val, data.n_classes, amp=use_amp)
         history.append(acc)
         if can_report:

@@ -123,6 +123,16 @@ def main() -> None:
     print(f"hpablate analysis speed; {os.cpu_count()} CPUs visible, affinity "
           f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}; optuna {optuna.__version__}")
     rows = []
+    # warm-up: imports and thread pools of both implementations, so neither timing includes them
+    rng = np.random.default_rng(0)
+    warm = optuna.create_study()
+    for _ in range(20):
+        warm.add_trial(optuna.trial.create_trial(params={"a": float(rng.random()), "b": float(rng.random())},
+                                                 distributions={k: FloatDistribution(0, 1) for k in "ab"},
+                                                 value=float(rng.random())))
+    optuna.importance.FanovaImportanceEvaluator(n_trees=2).evaluate(warm)
+    imp.fanova_importances(load(warm).params(), np.array([t.value for t in warm.trials]),
+                           {k: FloatDistribution(0, 1) for k in "ab"}, n_trees=2)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = args.workdir or tmpdir
         os.makedirs(tmp, exist_ok=True)

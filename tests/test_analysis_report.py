@@ -124,7 +124,7 @@ def test_hpablate_oat_study_end_to_end(oat_report):
     assert s.loc["norm", "contribution"] > 0.02 and s.loc["norm", "significant"]
     assert set(r.structural_per_class["class"]) == {"0", "1"}
     assert any("local" in n and "Morris" in n for n in r.notes)
-    assert {"tornado", "structural", "oat: lr"} <= set(r.figures)
+    assert {"tornado", "structural", "oat"} <= set(r.figures)
 
 
 def test_json_and_markdown(oat_report):

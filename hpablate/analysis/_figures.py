@@ -24,30 +24,37 @@ def make_figures(r: AnalysisReport) -> dict[str, Any]:
     e = r.effects
     ylab = f"objective {r.objective} ({r.direction})"
     if len(e) and (~e["is_baseline"]).any():
-        for p in e["param"].unique():
+        from plotly.subplots import make_subplots
+
+        params = [p for p in e["param"].unique() if (e["param"] == p).sum() >= 2]
+        ncol = 2 if len(params) > 1 else 1
+        nrow = (len(params) + ncol - 1) // ncol
+        fig = make_subplots(rows=nrow, cols=ncol, subplot_titles=[str(p) for p in params],
+                            vertical_spacing=min(0.12, 0.5 / max(nrow, 1)), horizontal_spacing=0.08)
+        for k, p in enumerate(params):
             sub = e[e["param"] == p]
-            if len(sub) < 2:
-                continue
+            row, col = k // ncol + 1, k % ncol + 1
             numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
                           for v in sub["level"])
             x = list(sub["level"]) if numeric else [fmt_value(v) for v in sub["level"]]
             half = (sub["ci_high"] - sub["ci_low"]) / 2
-            # CI of each level's mean difference is the Welch CI; plot level means with it
+            # non-baseline levels: the Welch 95% CI of the delta around the level mean;
+            # baseline: the 95% CI of its mean
             err = np.where(sub["is_baseline"], _mean_half(sub), half)
-            fig = go.Figure(go.Scatter(
-                x=x, y=sub["mean"], mode="lines+markers",
+            fig.add_trace(go.Scatter(
+                x=x, y=sub["mean"], mode="lines+markers", showlegend=False, name=str(p),
                 error_y={"type": "data", "array": np.nan_to_num(err).tolist(), "visible": True},
                 marker={"color": ["#d62728" if b else "#1f77b4" for b in sub["is_baseline"]], "size": 9},
-                hovertemplate="%{x}: mean %{y:.4g}<extra></extra>",
-                name=str(p),
-            ))
-            fig.update_layout(title=f"One-at-a-time: {p} (red = baseline; bars = 95% CI of the delta)",
-                              xaxis_title=str(p), yaxis_title=ylab, height=_HEIGHT, margin=_margin())
+                hovertemplate="%{x}: mean %{y:.4g}<extra>" + str(p) + "</extra>",
+            ), row=row, col=col)
             if p in r.log_params:
-                fig.update_xaxes(type="log")
+                fig.update_xaxes(type="log", row=row, col=col)
             elif not numeric:
-                fig.update_xaxes(type="category")
-            figs[f"oat: {p}"] = fig
+                fig.update_xaxes(type="category", row=row, col=col)
+            fig.update_yaxes(title_text=ylab if col == 1 else None, row=row, col=col)
+        fig.update_layout(title="One-at-a-time effects (red = baseline; bars = 95% CI of the delta, "
+                                "local at the baseline)", height=max(_HEIGHT, 300 * nrow + 80), margin=_margin())
+        figs["oat"] = fig
         cand = e[~e["is_baseline"]]
         rows = []
         for p, g in cand.groupby("param", sort=False):
@@ -138,7 +145,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #
 .summary li{margin:4px 0;font-size:1.05em}.notes li{color:#555;margin:3px 0}
 table{border-collapse:collapse;font-size:.85em;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
-.figs{display:flex;flex-wrap:wrap;gap:8px}.fig{flex:1 1 560px;min-width:420px}
+.figs{display:block}.fig{width:100%;margin:6px 0}
 """
 
 
@@ -176,7 +183,7 @@ def render_html(r: AnalysisReport) -> str:
     if len(r.effects):
         parts.append("<h2>One-at-a-time effects (local, at the baseline)</h2>")
         parts.append(fig_html(["tornado"] if "tornado" in figs else []))
-        parts.append(fig_html([n for n in figs if n.startswith("oat: ")]))
+        parts.append(fig_html(["oat"] if "oat" in figs else []))
     for title, t in sections:
         if title.startswith("One-at-a-time"):
             parts.append(html_table(t, t))

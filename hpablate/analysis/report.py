@@ -312,7 +312,10 @@ def analyze_data(
                      "SD over the forest's trees.")
     else:
         notes.append("fANOVA needs at least 4 completed trials, a varying parameter and a non-constant objective.")
-    if ped_anova and len(y) >= 20 and names:
+    if ped_anova and design in PLAN_DESIGNS:
+        notes.append(f"PED-ANOVA not computed: it compares the best trials with all trials of a sampler that "
+                     f"covers the space (Random, TPE…), which a {design} plan is not.")
+    elif ped_anova and len(y) >= 20 and names:
         t = time.perf_counter()
         try:
             importances.append(_imp.ped_anova_importances(params, y, data.distributions, minimize=not maximize))

@@ -169,3 +169,14 @@ def test_fast_binned_anova_equals_statsmodels_on_unbalanced_data():
         if term != "Residual":
             assert ours.loc[term, "F"] == pytest.approx(ref.loc[rterm, "F"], rel=1e-9)
             assert ours.loc[term, "p_value"] == pytest.approx(ref.loc[rterm, "PR(>F)"], rel=1e-6)
+
+
+def test_grid_report_renders_in_every_format():
+    study, _ = grid_study()
+    r = hpablate.analyze(study)
+    md = r.to_markdown()
+    assert "### Mean lr × batch_size" in md and "| lr |" in md
+    assert "mean objective, lr × batch_size" in r.to_text()
+    d = json.loads(r.to_json())
+    assert d["interaction_tables"]["lr × batch_size"]["columns"] == [16, 64, 256]
+    assert "interaction: lr × batch_size" in r.figures and "<html" in r.to_html()

@@ -520,7 +520,7 @@ def _fmt_cell(v: Any, col: str = "") -> str:
 
 
 def _fmt_table(t: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({c: [_fmt_cell(v, c) for v in t[c]] for c in t.columns})
+    return pd.DataFrame({str(c): [_fmt_cell(v, str(c)) for v in t[c]] for c in t.columns})
 
 
 _SHORT = {

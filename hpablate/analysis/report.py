@@ -459,15 +459,6 @@ def _summarize(r: AnalysisReport, specs: list[ParamSpec] | None, alpha: float = 
         what = "helps" if top["benefit"] > 0 else "hurts"
         out.append(f"Component {top['component']} {what} most ({top['mode'].replace('_', '-')}): contribution "
                    f"{_signed(top['contribution'])} ± {_num(half)} ({fmt_p(top['p_value'])}).")
-    it = r.interactions
-    if len(it):
-        inter = it[it["term"].str.contains(" × ") & it["p_value"].notna()]
-        if len(inter):
-            top = inter.sort_values("p_value").iloc[0]
-            lead = (f"Strongest interaction ({top['source']})" if top["p_value"] < alpha
-                    else f"No interaction is significant at {alpha} ({top['source']}); the smallest p is")
-            out.append(f"{lead}: {top['term']}, F={_num(top['F'])}, {fmt_p(top['p_value'])} (uncorrected), "
-                       f"partial η²={_num(top['partial_eta2'])}.")
     imp = r.importances
     if len(imp):
         fm = imp[imp["method"].str.startswith("fANOVA") & (imp["kind"] == "marginal")]
@@ -484,6 +475,15 @@ def _summarize(r: AnalysisReport, specs: list[ParamSpec] | None, alpha: float = 
         top = r.morris.iloc[0]
         out.append(f"Morris screening: {top['param']} has the largest mu* = {_num(top['mu_star'])} "
                    f"(95% CI {_num(top['mu_star_lo'])}–{_num(top['mu_star_hi'])}), sigma = {_num(top['sigma'])}.")
+    it = r.interactions
+    if len(it):
+        inter = it[it["term"].str.contains(" × ") & it["p_value"].notna()]
+        if len(inter):
+            top = inter.sort_values("p_value").iloc[0]
+            lead = (f"Strongest interaction ({top['source']})" if top["p_value"] < alpha
+                    else f"No interaction is significant at {alpha} ({top['source']}); the smallest p is")
+            out.append(f"{lead}: {top['term']}, F={_num(top['F'])}, {fmt_p(top['p_value'])} (uncorrected), "
+                       f"partial η²={_num(top['partial_eta2'])}.")
     return out
 
 

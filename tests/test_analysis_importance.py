@@ -211,3 +211,23 @@ def test_constant_objective_is_reported_not_crashing():
     r = hpablate.analyze(study)
     assert r.importances[r.importances.method.str.startswith("fANOVA")].empty
     assert any("non-constant objective" in n for n in r.notes)
+
+
+def test_log_scaled_parameters_are_analysed_in_log_space():
+    """f = 1[lr > 0.01] + x, lr log-uniform on [1e-4, 0.1], x uniform on [0, 1].
+
+    Uniform measure in log space (hpablate): V_lr = 1/3 * 2/3, fraction 0.2222 / (0.2222 + 1/12) = 0.727.
+    Raw scale (Optuna's encoding): P(lr > 0.01) = 0.0900 / 0.0999, fraction 0.0901 / (0.0901 + 1/12) = 0.520.
+    """
+    rng = np.random.default_rng(0)
+    lr = np.exp(rng.uniform(math.log(1e-4), math.log(1e-1), 3000))
+    x = rng.random(3000)
+    params = pd.DataFrame({"lr": lr, "x": x})
+    dist = {"lr": FloatDistribution(1e-4, 1e-1, log=True), "x": FloatDistribution(0, 1)}
+    y = (lr > 0.01) + x
+    p_raw = 0.09 / 0.0999
+    v_raw = p_raw * (1 - p_raw)
+    ours = imp.fanova_importances(params, y, dist, n_trees=16, encoding="hpablate").set_index("param")
+    raw = imp.fanova_importances(params, y, dist, n_trees=16, encoding="optuna").set_index("param")
+    assert ours.loc["lr", "importance"] == pytest.approx((2 / 9) / (2 / 9 + 1 / 12), abs=0.03)
+    assert raw.loc["lr", "importance"] == pytest.approx(v_raw / (v_raw + 1 / 12), abs=0.05)

@@ -287,3 +287,37 @@ def test_record_metrics_is_json_safe():
     ht.record_metrics(trial, objective_name="acc", objective=np.float32(0.5), per_class_acc=[1.0, math.nan], n_params=np.int64(3))
     assert trial.user_attrs["acc"] == 0.5 and trial.user_attrs["acc_class_1"] is None
     assert trial.user_attrs["n_params"] == 3
+
+
+def test_batched_replicates_match_one_at_a_time_training():
+    data = ht.load_digits_data(image=True).subset(200, 100)
+
+    def cnn():  # batch norm (running stats under vmap), no dropout: same maths as sequential
+        # (no conv bias before the norm: its gradient is rounding noise, which Adam amplifies)
+        return nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10)
+        )
+
+    kwargs = dict(epochs=2, batch_size=32, lr=1e-2, device="cpu")
+    batched = ht.train_replicates(cnn, data, [3, 4, 5], **kwargs)
+    for seed, res in zip([3, 4, 5], batched):
+        one = ht.train_classifier(cnn, data, seed=seed, channels_last=False, **kwargs)
+        assert res.train_loss == pytest.approx(one.train_loss, rel=1e-4)
+        assert res.val_loss == pytest.approx(one.val_loss, rel=1e-3)
+        assert res.n_params == one.n_params and len(res.per_class_acc) == 10
+    assert batched[0].train_loss != batched[1].train_loss
+
+
+def test_batched_replicates_isolate_a_diverged_replicate(digits):
+    def build():  # the first replicate starts with NaN weights: its loss is NaN, the others train
+        model = mlp()
+        if build.calls == 0:
+            with torch.no_grad():
+                model[0].weight.fill_(float("nan"))
+        build.calls += 1
+        return model
+
+    build.calls = 0
+    out = ht.train_replicates(build, digits, [0, 1], epochs=2, device="cpu", lr=1e-2)
+    assert isinstance(out[0], ht.DivergedError) and "diverged" in str(out[0])
+    assert isinstance(out[1], ht.TrainResult) and out[1].val_acc > 0.3

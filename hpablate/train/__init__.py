@@ -38,6 +38,7 @@ from hpablate.train._metrics import (
 from hpablate.train._quick import QUICK_ENV, is_quick
 from hpablate.train._seed import seed_everything
 from hpablate.train._sklearn import CVResult, cross_validate_estimator
+from hpablate.train._batched import train_replicates
 from hpablate.train._torch import OPTIMIZERS, evaluate, make_optimizer, train_classifier
 
 __all__ = [
@@ -68,4 +69,5 @@ __all__ = [
     "seed_everything",
     "threads_per_worker",
     "train_classifier",
+    "train_replicates",
 ]

@@ -83,6 +83,8 @@ def table(results: pd.DataFrame, show: list[int]) -> tuple[pd.DataFrame, pd.Data
             for b in show:
                 hit = gm[gm["budget"] == b]
                 row[f"tau@{b}"] = "" if hit.empty or math.isnan(hit["kendall_tau"].iloc[0]) else f"{hit['kendall_tau'].iloc[0]:.2f}"
+            last = gm.sort_values("budget").iloc[-1]
+            row["tau@largest"] = f"{last['kendall_tau']:.2f} ({int(last['budget'])})"
             nb = sb.loc[method, "n_trials"]
             row["trials for P>=0.8"] = "never" if math.isnan(nb) else str(int(nb))
             rows.append(row)
@@ -95,7 +97,7 @@ def ratios(summary: pd.DataFrame) -> pd.DataFrame:
     for problem, g in summary.groupby("problem", sort=False):
         sb = smallest_budgets(g, 0.8).set_index("method")["n_trials"]
         designs = {m: sb[m] for m in DESIGNS if m in sb and not math.isnan(sb[m])}
-        best = min(designs, key=designs.get) if designs else None
+        best = min(designs, key=lambda m: (designs[m], ("morris", "grid", "oat").index(m))) if designs else None
         row = {"problem": problem, "best design": best or "none",
                "its trials": "never" if best is None else int(designs[best])}
         for m in ("random", "tpe", "qmc", "gp"):

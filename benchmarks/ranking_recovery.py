@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 import hpablate as hp
-from hpablate.compare._report import smallest_budgets, summarize
+from hpablate.comparison._report import smallest_budgets, summarize
 from hpablate.testing import ishigami, lr_batch_optimizer, sobol_g
 
 DESIGNS = ("oat", "grid", "morris")
@@ -61,7 +61,7 @@ def run_problem(label: str, objective, space, truth, direction: str, plan: dict[
 
 def pooled(results: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Re-rank a problem's runs against the pooled reference of every method's largest budget."""
-    from hpablate.compare import _pooled_reference, _report
+    from hpablate.comparison import _pooled_reference, _report
 
     recs = results.drop(columns=["reference", "k", "kendall_tau", "top_k_agreement", "top_k_correct", "ranking",
                                  "problem"]).to_dict(orient="records")

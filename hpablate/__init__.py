@@ -32,8 +32,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "analyze": "hpablate.analysis",
     "AnalysisReport": "hpablate.analysis",
-    "compare": "hpablate.compare",
-    "ComparisonReport": "hpablate.compare",
+    "compare": "hpablate.comparison",
+    "ComparisonReport": "hpablate.comparison",
 }
 
 

@@ -481,7 +481,9 @@ def run(
         Worker processes (separate processes on RDB and journal storages; threads on an in-memory
         study). Several ``run`` calls in separate processes on one storage also cooperate.
     n_trials : int, optional
-        Stop this call after so many trials (per worker; default: until the plan is done).
+        With a plan sampler: stop each worker of this call after so many trials (default: until
+        the plan is done). With any other sampler: run until the study holds ``n_trials`` trials
+        in total, so a rerun resumes rather than adds ``n_trials`` more.
     timeout : float, optional
         Stop starting new trials after so many seconds.
     max_retries : int, optional

@@ -13,9 +13,9 @@ from scipy import stats
 
 import hpablate as hp
 from hpablate.cli import main
-from hpablate.compare import ComparisonReport, important_count, kendall_tau, top_k_agreement
-from hpablate.compare._designs import method_seed, plan_for_budget, sequential_sampler
-from hpablate.compare._importance import grid_importance, morris_importance, oat_importance, trials_frame
+from hpablate.comparison import ComparisonReport, important_count, kendall_tau, top_k_agreement
+from hpablate.comparison._designs import method_seed, plan_for_budget, sequential_sampler
+from hpablate.comparison._importance import grid_importance, morris_importance, oat_importance, trials_frame
 from hpablate.errors import SpaceError, UnknownParameterError
 from hpablate.testing import ishigami, sobol_g
 

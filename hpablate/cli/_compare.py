@@ -108,7 +108,7 @@ def command(args: argparse.Namespace) -> int:
     """Run ``hpablate compare``; returns the exit code (bad input raises HpablateError → exit 2)."""
     import warnings
 
-    from hpablate.compare import compare
+    from hpablate.comparison import compare
 
     if args.repeats < 1:
         raise StudyFileError(f"--repeats must be >= 1, got {args.repeats}")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpablate.compare._designs import IMPORTANCE_LABEL
+from hpablate.comparison._designs import IMPORTANCE_LABEL
 
 REFERENCE_LABEL = {
     "first": "first-order Sobol index (truth)",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from hpablate.compare._designs import (
+from hpablate.comparison._designs import (
     ESTIMAND,
     IMPORTANCE_LABEL,
     METHODS,
@@ -34,9 +33,9 @@ from hpablate.compare._designs import (
     plan_for_budget,
     sequential_sampler,
 )
-from hpablate.compare._importance import best_value, compute_seconds, importances, trials_frame
-from hpablate.compare._metrics import important_count, kendall_tau, ranking_text, top_k_agreement
-from hpablate.compare._report import REFERENCE_LABEL, ComparisonReport, smallest_budgets, summarize
+from hpablate.comparison._importance import best_value, compute_seconds, importances, trials_frame
+from hpablate.comparison._metrics import important_count, kendall_tau, ranking_text, top_k_agreement
+from hpablate.comparison._report import REFERENCE_LABEL, ComparisonReport, smallest_budgets, summarize
 from hpablate.errors import SpaceError, UnknownParameterError
 from hpablate.space import SearchSpace
 
@@ -75,7 +74,7 @@ def compare(
     space : SearchSpace
         The shared search space.
     budgets : sequence of int
-        Trial budgets. A plan method uses at most the budget (see :mod:`hpablate.compare._designs`
+        Trial budgets. A plan method uses at most the budget (see :mod:`hpablate.comparison._designs`
         for how: OAT/grid repeats and levels, Morris ``r = (B - 1) // (k + 1)`` trajectories);
         Random/TPE/GP/QMC run the largest budget once per repetition and every smaller budget is
         the first B trials of that run.
@@ -338,15 +337,3 @@ def _check_budgets(budgets: Sequence[int]) -> list[int]:
     if not out or out[0] < 2:
         raise SpaceError(f"budgets must be integers >= 2, got {list(budgets)}")
     return out
-
-
-class _CallableModule(types.ModuleType):
-    """``hpablate.compare`` is both this package and the function: importing the package binds
-    the *module* as ``hpablate.compare`` (the import system sets the parent's attribute), which
-    would shadow the lazily exported function; calling the module calls :func:`compare`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ComparisonReport:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -56,6 +56,8 @@ class RunSummary:
     ----------
     completed : int
         Plan slots completed (or, for a non-plan sampler, COMPLETE trials in the study).
+    pruned : int
+        Plan slots (or trials) a pruner stopped; their slots are final and not rerun.
     failed_attempts : int
         FAIL trials recorded (each failed attempt at a slot is one).
     abandoned : int
@@ -68,11 +70,13 @@ class RunSummary:
     failed_attempts: int
     abandoned: int
     surplus: int
+    pruned: int = 0
 
     def __repr__(self) -> str:
         return (
             f"RunSummary(completed={self.completed}, failed_attempts={self.failed_attempts}, "
-            f"abandoned={self.abandoned}, surplus={self.surplus})"
+            f"abandoned={self.abandoned}, surplus={self.surplus}"
+            + (f", pruned={self.pruned})" if self.pruned else ")")
         )
 
 
@@ -134,8 +138,11 @@ def create_study(
     storage : str or optuna.storages.BaseStorage, optional
         URL (``sqlite:///x.db``, ``postgresql://…``), journal file path, ``redis://…``, a storage
         object, or ``None`` for memory.
-    study_name, direction, directions, load_if_exists, pruner
+    study_name, direction, directions, load_if_exists
         As in :func:`optuna.create_study`.
+    pruner : optuna.pruners.BasePruner, optional
+        Default :class:`~optuna.pruners.NopPruner`: an ablation measures every planned
+        configuration to the end unless a pruner is asked for.
 
     Raises
     ------
@@ -145,7 +152,7 @@ def create_study(
     study = optuna.create_study(
         storage=open_storage(storage),
         sampler=sampler,
-        pruner=pruner,
+        pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
         study_name=study_name,
         direction=direction,
         directions=directions,
@@ -335,9 +342,10 @@ def _summary(study: Study) -> RunSummary:
     sampler = study.sampler
     if isinstance(sampler, PlanSampler):
         status: PlanStatus = sampler.status(study)
-        return RunSummary(len(status.completed), failed, len(status.abandoned), surplus)
+        return RunSummary(len(status.completed), failed, len(status.abandoned), surplus, len(status.pruned))
     completed = sum(1 for t in trials if t.state == TrialState.COMPLETE)
-    return RunSummary(completed, failed, 0, surplus)
+    pruned = sum(1 for t in trials if t.state == TrialState.PRUNED and not t.user_attrs.get("hpablate.surplus"))
+    return RunSummary(completed, failed, 0, surplus, pruned)
 
 
 # ---- processes -----------------------------------------------------------------------------------
@@ -438,7 +446,8 @@ class _ProgressBar:
         self._last_poll = time.monotonic()
         sampler = study.sampler
         if isinstance(sampler, PlanSampler):
-            done = len(sampler.status(study).completed)
+            status = sampler.status(study)
+            done = len(status.completed) + len(status.pruned)
         else:
             done = len(study._storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.COMPLETE,)))
         self._bar.update(done - self._bar.n)

@@ -42,6 +42,14 @@ def flaky_objective(trial: optuna.Trial) -> float:
     return config["width"]
 
 
+def prunes_lr_levels(trial: optuna.Trial) -> float:
+    """Pruned whenever lr is off its baseline (as a pruner would stop a bad run)."""
+    config = SPACE.suggest(trial)
+    if config["lr"] != SPACE.baseline["lr"]:
+        raise optuna.TrialPruned()
+    return 1.0
+
+
 def always_fails(trial: optuna.Trial) -> float:
     SPACE.suggest(trial)
     raise ValueError("broken objective")

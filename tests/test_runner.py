@@ -207,3 +207,12 @@ def test_plan_attached_to_a_study_with_earlier_trials(tmp_path):
     assert_exactly_once(planned, planned.sampler.n_slots)
     planned_trials = [t for t in planned.trials if not t.user_attrs.get("hpablate.surplus")]
     assert len(planned_trials) == 7 + planned.sampler.n_slots
+
+
+def test_pruned_slots_are_final_and_counted_apart():
+    study = new_study(None, "pruned")
+    summary = hp.run(study, _workers.prunes_lr_levels)
+    n_lr = 3 * (len(_workers.SPACE["lr"].levels) - 1)
+    assert summary.pruned == n_lr and summary.completed == study.sampler.n_slots - n_lr
+    assert len(study.trials) == study.sampler.n_slots  # pruned slots were not rerun
+    assert isinstance(study.pruner, optuna.pruners.NopPruner)

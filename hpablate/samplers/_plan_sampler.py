@@ -64,15 +64,17 @@ class PlanStatus:
     ----------
     n_slots : int
         Slots in the plan.
-    completed, running, free, abandoned : list of int
-        Slots with a COMPLETE (or PRUNED) trial; being run by a live trial; waiting to be run
-        (never tried, or failed fewer than ``max_retries + 1`` times); failed too often.
+    completed, pruned, running, free, abandoned : list of int
+        Slots with a COMPLETE trial; with a PRUNED one (a pruner's verdict is final: the slot is
+        not rerun); being run by a live trial; waiting to be run (never tried, or failed fewer than
+        ``max_retries + 1`` times); failed too often.
     failures : dict
         Failed attempts per slot.
     """
 
     n_slots: int
     completed: list[int] = field(default_factory=list)
+    pruned: list[int] = field(default_factory=list)
     running: list[int] = field(default_factory=list)
     free: list[int] = field(default_factory=list)
     abandoned: list[int] = field(default_factory=list)
@@ -308,6 +310,7 @@ class PlanSampler(BaseSampler):
     def _tally(self, trials: Sequence[FrozenTrial], offset: int, below: int | None = None) -> tuple[PlanStatus, bool]:
         """Count slot states over ``trials``; the flag says a lower trial's claim is still unknown."""
         completed: set[int] = set()
+        pruned: set[int] = set()
         running: set[int] = set()
         failures: dict[int, int] = {}
         pending = False
@@ -322,8 +325,10 @@ class PlanSampler(BaseSampler):
                 continue
             if not 0 <= index < self.n_slots:
                 continue
-            if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            if t.state == TrialState.COMPLETE:
                 completed.add(index)
+            elif t.state == TrialState.PRUNED:
+                pruned.add(index)
             elif t.state == TrialState.RUNNING:
                 running.add(index)
             elif t.state == TrialState.FAIL:
@@ -332,6 +337,8 @@ class PlanSampler(BaseSampler):
         for index in range(self.n_slots):
             if index in completed:
                 status.completed.append(index)
+            elif index in pruned:
+                status.pruned.append(index)
             elif index in running:
                 status.running.append(index)
             elif failures.get(index, 0) > self.max_retries:

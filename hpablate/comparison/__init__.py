@@ -27,7 +27,6 @@ from hpablate.comparison._designs import (
     ESTIMAND,
     IMPORTANCE_LABEL,
     METHODS,
-    PLAN_METHODS,
     SEQUENTIAL_METHODS,
     method_seed,
     plan_for_budget,

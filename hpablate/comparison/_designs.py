@@ -24,7 +24,7 @@ import numpy as np
 import optuna
 
 from hpablate.samplers import GridCombinationSampler, MorrisSampler, OneAtATimeSampler, PlanSampler
-from hpablate.space import Categorical, Float, Int, SearchSpace
+from hpablate.space import Float, Int, SearchSpace
 
 PLAN_METHODS = ("oat", "grid", "morris")
 SEQUENTIAL_METHODS = ("random", "tpe", "gp", "qmc")

@@ -37,7 +37,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpablate._storage import write_trial_user_attrs
 from hpablate.errors import DistributionMismatchError, PlanMismatchError, UnknownParameterError
-from hpablate.plan import Plan, Slot
+from hpablate.plan import Config, Plan, Slot, replicate_seeds
 from hpablate.space import SearchSpace
 
 SPACE_ATTR = "hpablate.space"
@@ -137,6 +137,11 @@ class PlanSampler(BaseSampler):
     # ---- the plan -------------------------------------------------------------------------
     def _build_plan(self) -> Plan:
         raise NotImplementedError
+
+    def _replicated_plan(self, configs: list[Config], **options: Any) -> Plan:
+        """The same configurations in every replicate, each replicate with its own seed."""
+        seeds = replicate_seeds(self._seed, self._repeats)
+        return Plan(self._space, [configs] * len(seeds), seeds, self.design, {**options, "repeats": self._repeats})
 
     def _study_attrs(self) -> dict[str, Any]:
         """Design-specific study user attributes (besides space, design and plan id)."""

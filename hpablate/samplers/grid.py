@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpablate.errors import SpaceError
-from hpablate.plan import Config, Plan, baseline_config, deduplicate, replicate_seeds
+from hpablate.plan import Config, Plan, baseline_config, deduplicate
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
 
@@ -85,10 +85,7 @@ class GridCombinationSampler(PlanSampler):
         return [list(g) for g in self._groups]
 
     def _build_plan(self) -> Plan:
-        configs = grid_configs(self._space, self._groups)
-        seeds = replicate_seeds(self._seed, self._repeats)
-        options: dict[str, Any] = {"groups": self._groups, "repeats": self._repeats}
-        return Plan(self._space, [configs] * len(seeds), seeds, self.design, options)
+        return self._replicated_plan(grid_configs(self._space, self._groups), groups=self._groups)
 
     def _study_attrs(self) -> dict[str, Any]:
         return {"hpablate.grid_groups": self.groups}

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from hpablate.errors import SpaceError
-from hpablate.plan import Config, Plan, baseline_config, deduplicate, replicate_seeds
+from hpablate.plan import Config, Plan, baseline_config, deduplicate
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
 
@@ -78,7 +77,4 @@ class OneAtATimeSampler(PlanSampler):
         super().__init__(space, repeats=repeats, seed=seed, max_retries=max_retries)
 
     def _build_plan(self) -> Plan:
-        configs = one_at_a_time_configs(self._space, self._params)
-        seeds = replicate_seeds(self._seed, self._repeats)
-        options: dict[str, Any] = {"params": self._params, "repeats": self._repeats}
-        return Plan(self._space, [configs] * len(seeds), seeds, self.design, options)
+        return self._replicated_plan(one_at_a_time_configs(self._space, self._params), params=self._params)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from hpablate.errors import SpaceError
-from hpablate.plan import Config, Plan, baseline_config, deduplicate, replicate_seeds
+from hpablate.plan import Config, Plan, baseline_config, deduplicate
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import Component, SearchSpace
 
@@ -119,9 +119,7 @@ class StructuralAblationSampler(PlanSampler):
 
     def _build_plan(self) -> Plan:
         configs = structural_configs(self._space, self._mode, self._components)
-        seeds = replicate_seeds(self._seed, self._repeats)
-        options: dict[str, Any] = {"mode": self._mode, "components": self._components, "repeats": self._repeats}
-        return Plan(self._space, [configs] * len(seeds), seeds, self.design, options)
+        return self._replicated_plan(configs, mode=self._mode, components=self._components)
 
     def _study_attrs(self) -> dict[str, Any]:
         return {"hpablate.structural_mode": self._mode}

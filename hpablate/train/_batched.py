@@ -16,7 +16,6 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 from torch import nn

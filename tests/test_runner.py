@@ -216,3 +216,14 @@ def test_pruned_slots_are_final_and_counted_apart():
     assert summary.pruned == n_lr and summary.completed == study.sampler.n_slots - n_lr
     assert len(study.trials) == study.sampler.n_slots  # pruned slots were not rerun
     assert isinstance(study.pruner, optuna.pruners.NopPruner)
+
+
+def test_record_written_in_one_insert_falls_back_when_a_key_exists(tmp_path):
+    from hpablate._storage import write_trial_user_attrs
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'a.db'}")
+    trial = study.ask()
+    trial.set_user_attr("hpablate.slot", -5)
+    write_trial_user_attrs(study._storage, trial._trial_id, {"hpablate.slot": 3, "hpablate.seed": 9}, new_keys=True)
+    write_trial_user_attrs(study._storage, trial._trial_id, {"other": [1, "a"]}, new_keys=True)
+    assert study._storage.get_trial(trial._trial_id).user_attrs == {"hpablate.slot": 3, "hpablate.seed": 9, "other": [1, "a"]}

@@ -237,7 +237,7 @@ class PlanSampler(BaseSampler):
         attrs = slot.user_attrs() if slot is not None else {SLOT_ATTR: SURPLUS_SLOT, "hpablate.surplus": True}
         if self.record_heartbeat:
             attrs[HEARTBEAT_ATTR] = time.time()
-        write_trial_user_attrs(study._storage, trial._trial_id, attrs)
+        write_trial_user_attrs(study._storage, trial._trial_id, attrs, new_keys=True)
         trial.user_attrs.update(attrs)  # the Trial object reads its attributes from this copy
         with self._lock:
             self._assignments[trial._trial_id] = slot

@@ -110,7 +110,7 @@ def main() -> None:
             rows[name] = measure(make, storage, checkpoints, window, args.budget, name)
             print(f"  [{storage_name}] {name}: {rows[name]}", flush=True)
         print(f"\n{storage_name}: ms/trial and ratio to RandomSampler on the same storage")
-        header = f"{'sampler':28s}" + "".join(f"{f'N={c}':>12s}{'ratio':>8s}" for c in checkpoints)
+        header = f"{'sampler':28s}" + "".join(f"{f'N={c}':>20s}{'ratio':>8s}" for c in checkpoints)
         print(header)
         for name, result in rows.items():
             line = f"{name:28s}"
@@ -121,7 +121,7 @@ def main() -> None:
                     ratio = f"{float(value) / float(base):.2f}"
                 except (TypeError, ValueError):
                     ratio = "—"
-                line += f"{value:>12s}{ratio:>8s}"
+                line += f"{value:>20s}{ratio:>8s}"
             print(line)
         print()
 

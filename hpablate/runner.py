@@ -353,6 +353,7 @@ def _worker_process(
     spec: str,
     study_name: str,
     sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
     objective: Objective,
     options: _Options,
     threads: int,
@@ -363,7 +364,7 @@ def _worker_process(
         sys.modules["torch"].set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=study_name, storage=open_storage(spec), sampler=sampler)
+        study = optuna.load_study(study_name=study_name, storage=open_storage(spec), sampler=sampler, pruner=pruner)
         _work(study, objective, options)
     except HpablateError as exc:
         errors_queue.put((type(exc).__name__, str(exc)))
@@ -396,7 +397,7 @@ def _run_processes(study: Study, objective: Objective, options: _Options, n_work
     procs = [
         ctx.Process(
             target=_worker_process,
-            args=(spec, study.study_name, study.sampler, objective, options, threads, errors_queue),
+            args=(spec, study.study_name, study.sampler, study.pruner, objective, options, threads, errors_queue),
             daemon=False,
         )
         for _ in range(n_workers)

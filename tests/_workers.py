@@ -76,3 +76,14 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def reports_and_checks_pruning(trial: optuna.Trial) -> float:
+    """Reports a falling curve for lr off baseline: any median pruner would stop those trials."""
+    config = SPACE.suggest(trial)
+    bad = config["lr"] != SPACE.baseline["lr"]
+    for step in range(5):
+        trial.report(-step if bad else step, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return 1.0

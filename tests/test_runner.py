@@ -227,3 +227,9 @@ def test_record_written_in_one_insert_falls_back_when_a_key_exists(tmp_path):
     write_trial_user_attrs(study._storage, trial._trial_id, {"hpablate.slot": 3, "hpablate.seed": 9}, new_keys=True)
     write_trial_user_attrs(study._storage, trial._trial_id, {"other": [1, "a"]}, new_keys=True)
     assert study._storage.get_trial(trial._trial_id).user_attrs == {"hpablate.slot": 3, "hpablate.seed": 9, "other": [1, "a"]}
+
+
+def test_worker_processes_use_the_study_pruner(tmp_path):
+    study = new_study(f"sqlite:///{tmp_path / 'p.db'}", "nop")  # hp.create_study: NopPruner
+    summary = hp.run(study, _workers.reports_and_checks_pruning, n_workers=2)
+    assert summary.pruned == 0 and summary.completed == study.sampler.n_slots

@@ -233,3 +233,10 @@ def test_worker_processes_use_the_study_pruner(tmp_path):
     study = new_study(f"sqlite:///{tmp_path / 'p.db'}", "nop")  # hp.create_study: NopPruner
     summary = hp.run(study, _workers.reports_and_checks_pruning, n_workers=2)
     assert summary.pruned == 0 and summary.completed == study.sampler.n_slots
+
+
+def test_plain_postgresql_url_runs(postgres_url, unique_name):
+    """``postgresql://`` (SQLAlchemy's default driver, psycopg 3) works as well as ``+psycopg2``."""
+    plain = postgres_url.replace("postgresql+psycopg2://", "postgresql://")
+    study = new_study(plain, unique_name, hp.OneAtATimeSampler(_workers.SPACE, params=["lr"], repeats=1))
+    assert hp.run(study, _workers.quick_objective, n_workers=2).completed == study.sampler.n_slots

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hpablate.cli._run import load_study_file
 from hpablate.errors import StudyFileError
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -66,42 +67,13 @@ def _ints(text: str, what: str) -> list[int]:
 def load(path: str) -> tuple[Any, Any, str, Any, Any]:
     """``(space, objective, direction, grid_groups, truth)`` of a study file.
 
-    Uses ``hpablate run``'s loader when it is available (same checks and error messages).
+    Uses ``hpablate run``'s loader (same checks and error messages).
     """
-    try:
-        from hpablate.cli._run import load_study_file
-    except ImportError:  # pragma: no cover - the run command is part of the package
-        load_study_file = None
-    if load_study_file is not None:
-        sf = load_study_file(path)
-        module, space, objective, direction = sf.module, sf.space, sf.objective, sf.directions[0]
-        if len(sf.directions) > 1:
-            raise StudyFileError(f"{path!r} is multi-objective; compare ranks one objective")
-    else:  # pragma: no cover
-        module, space, objective, direction = _load_plain(path)
-    return space, objective, direction, getattr(module, "grid_groups", None), getattr(module, "truth", None)
-
-
-def _load_plain(path: str) -> tuple[Any, Any, Any, str]:  # pragma: no cover - fallback loader
-    import importlib.util
-
-    import hpablate as hp
-
-    p = Path(path)
-    if not p.is_file():
-        raise StudyFileError(f"study file {path!r} not found")
-    spec = importlib.util.spec_from_file_location(p.stem if p.stem.isidentifier() else "hpablate_study", p)
-    if spec is None or spec.loader is None:
-        raise StudyFileError(f"cannot import {path!r}")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001
-        raise StudyFileError(f"cannot import {path!r}: {type(exc).__name__}: {exc}") from None
-    space = getattr(module, "space", None)
-    if not isinstance(space, hp.SearchSpace) or not callable(getattr(module, "objective", None)):
-        raise StudyFileError(f"{path!r} must define `space` (a hpablate.SearchSpace) and `objective(trial)`")
-    return module, space, module.objective, str(getattr(module, "direction", "maximize"))
+    sf = load_study_file(path)
+    if len(sf.directions) > 1:
+        raise StudyFileError(f"{path!r} is multi-objective; compare ranks one objective")
+    module = sf.module
+    return sf.space, sf.objective, sf.directions[0], getattr(module, "grid_groups", None), getattr(module, "truth", None)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -115,7 +87,9 @@ def command(args: argparse.Namespace) -> int:
     budgets = _ints(args.budgets, "budgets")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.quick:
-        os.environ["HPABLATE_QUICK"] = "1"
+        from hpablate.train import QUICK_ENV
+
+        os.environ[QUICK_ENV] = "1"
     space, objective, direction, groups, truth = load(args.study_file)
     storage = args.storage or os.environ.get("OPTUNA_STORAGE") or None
     prefix = args.study_prefix or f"compare-{Path(args.study_file).stem}"

@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import optuna
 from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
 
 from hpablate.errors import StorageError
@@ -148,13 +147,3 @@ def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def load_or_create_study(
-    storage: str | BaseStorage | None,
-    study_name: str | None,
-    **kwargs: Any,
-) -> optuna.Study:
-    """``optuna.create_study(load_if_exists=True)`` with a one-line error for a bad storage."""
-    opened = open_storage(storage)
-    return optuna.create_study(storage=opened, study_name=study_name, load_if_exists=True, **kwargs)

@@ -404,7 +404,7 @@ def _run_processes(study: Study, objective: Objective, options: _Options, n_work
     ]
     for proc in procs:
         proc.start()
-    bar = _progress_bar(study) if options.show_progress_bar else None
+    bar = _ProgressBar(study) if options.show_progress_bar else None
     try:
         while any(p.is_alive() for p in procs):
             for proc in procs:
@@ -456,10 +456,6 @@ class _ProgressBar:
     def close(self, study: Study) -> None:
         self.update_from(study, force=True)
         self._bar.close()
-
-
-def _progress_bar(study: Study) -> _ProgressBar:
-    return _ProgressBar(study)
 
 
 # ---- public entry point --------------------------------------------------------------------------
@@ -544,7 +540,7 @@ def run(
     elif n_workers > 1:
         _run_threads(study, objective, options, n_workers)
     else:
-        bar = _progress_bar(study) if show_progress_bar else None
+        bar = _ProgressBar(study) if show_progress_bar else None
         try:
             if bar is None:
                 _work(study, objective, options)

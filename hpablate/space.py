@@ -659,10 +659,3 @@ class SearchSpace:
         if not isinstance(data, dict):
             raise SpaceError("search-space JSON must be an object")
         return cls.from_dict(data)
-
-    def validate_config(self, config: Mapping[str, Any]) -> None:
-        """Raise if ``config`` names unknown parameters or holds values outside the space."""
-        for name, value in config.items():
-            param = self[name]
-            if not param.contains(value):
-                raise SpaceError(f"{name}: value {value!r} is outside the space")

@@ -80,11 +80,6 @@ class PlanStatus:
     abandoned: list[int] = field(default_factory=list)
     failures: dict[int, int] = field(default_factory=dict)
 
-    @property
-    def done(self) -> bool:
-        """True when no slot is free or running (the plan is finished, some slots maybe abandoned)."""
-        return not self.free and not self.running
-
 
 @dataclass
 class _Binding:

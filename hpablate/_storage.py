@@ -19,8 +19,13 @@ from hpablate.errors import StorageError
 
 
 def unwrap(storage: BaseStorage) -> BaseStorage:
-    """The backend behind Optuna's private caching wrapper, if any."""
-    return getattr(storage, "_backend", storage)
+    """The storage behind wrappers (Optuna's private cache, hpablate's retrying storage), if any.
+
+    A journal storage's ``_backend`` is its log backend, not a storage: it is not unwrapped.
+    """
+    while isinstance(getattr(storage, "_backend", None), BaseStorage):
+        storage = storage._backend
+    return storage
 
 
 def write_trial_user_attrs(
@@ -121,14 +126,90 @@ def open_storage(spec: str | BaseStorage | None) -> BaseStorage | None:
             return _open_rdb(spec)
         from optuna.storages.journal import JournalFileBackend
 
+        check_journal_file(spec)
         return JournalStorage(JournalFileBackend(spec))
     except StorageError:
         raise
     except ImportError as exc:
-        raise StorageError(f"cannot open storage {spec!r}: missing driver ({exc.name})") from None
+        raise StorageError(f"cannot open storage {redact_url(spec)!r}: missing driver ({exc.name})") from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy/redis raise many types; report one line
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StorageError(f"cannot open storage {spec!r}: {message}") from None
+        raise StorageError(f"cannot open storage {redact_url(spec)!r}: {mask_password(message, spec)}") from None
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_journal_file(path: str) -> None:
+    """Refuse a path that exists but is not an Optuna journal file, before anything is appended.
+
+    Raises
+    ------
+    StorageError
+        The path is a folder, a SQLite database, or a file whose first line is not a journal record.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> settings = pathlib.Path(tempfile.mkdtemp()) / "settings.json"
+    >>> _ = settings.write_text(json.dumps({"lr": 0.1}))
+    >>> check_journal_file(str(settings))
+    Traceback (most recent call last):
+    ...
+    hpablate.errors.StorageError: ... is not an Optuna journal file (its first line is no journal record); give a new file name, or a database URL such as sqlite:///x.db
+    """
+    if os.path.isdir(path):
+        raise StorageError(f"storage {path!r} is a folder, not a journal file or database URL")
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if head.startswith(_SQLITE_MAGIC):
+        raise StorageError(f"{path!r} is a SQLite database: give it as sqlite:///{path}")
+    first = head.split(b"\n", 1)[0]
+    try:
+        record = json.loads(first)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        record = None
+    if not (isinstance(record, dict) and "op_code" in record):
+        raise StorageError(
+            f"{path!r} is not an Optuna journal file (its first line is no journal record); give a new file "
+            "name, or a database URL such as sqlite:///x.db"
+        )
+
+
+def redact_url(spec: str) -> str:
+    """A storage URL with its password replaced by ``***`` (journal paths unchanged).
+
+    Examples
+    --------
+    >>> redact_url("postgresql://bob:s3cret@db:5432/hp")
+    'postgresql://bob:***@db:5432/hp'
+    >>> redact_url("redis://:s3cret@cache:6379/0")
+    'redis://:***@cache:6379/0'
+    """
+    if "://" not in spec:
+        return spec
+    try:
+        import sqlalchemy
+
+        return sqlalchemy.engine.make_url(spec).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not an SQLAlchemy URL (redis://): mask by hand
+        scheme, rest = spec.split("://", 1)
+        if "@" not in rest:
+            return spec
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0] if ":" in credentials else credentials
+        return f"{scheme}://{user}:***@{host}" if ":" in credentials else spec
+
+
+def mask_password(message: str, spec: str) -> str:
+    """``message`` with the password of the storage URL ``spec`` replaced by ``***``."""
+    if "://" in spec and "@" in spec:
+        password = spec.split("://", 1)[1].rsplit("@", 1)[0].partition(":")[2]
+        if password:
+            message = message.replace(password, "***")
+    return message
 
 
 _SCHEMA_RACE_SIGNS = ("already exists", "UNIQUE constraint", "Duplicate entry", "duplicate key", "database is locked")

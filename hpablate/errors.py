@@ -48,3 +48,11 @@ class StudyFileError(HpablateError):
 
 class ObjectiveError(HpablateError):
     """The objective returned an invalid value (NaN, inf, wrong number of values)."""
+
+
+class UsageError(HpablateError, ValueError):
+    """An option or setting is out of range or inconsistent (e.g. ``grace_period`` < 2 heartbeats)."""
+
+
+class PlanTooLargeError(SpaceError):
+    """A design would plan more slots than hpablate runs (see ``hpablate.plan.MAX_SLOTS``)."""

@@ -17,10 +17,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpablate.errors import SpaceError
+from hpablate.errors import PlanTooLargeError, SpaceError
 from hpablate.space import SearchSpace
 
 DESIGNS = ("baseline", "oat", "grid", "structural", "morris")
+
+#: The most slots a plan may hold. A plan is built in memory before anything runs, and a study of
+#: more trials than this is beyond what an ablation needs: such a design is refused up front.
+MAX_SLOTS = 1_000_000
+
+
+def check_plan_size(n_slots: int, what: str) -> None:
+    """Refuse a design of more than :data:`MAX_SLOTS` slots before building it.
+
+    Examples
+    --------
+    >>> check_plan_size(3000 * 3000, "the grid over ('a', 'b')")
+    Traceback (most recent call last):
+    ...
+    hpablate.errors.PlanTooLargeError: the grid over ('a', 'b') would plan 9,000,000 slots; hpablate runs at most 1,000,000: use fewer levels or a Morris design
+    """
+    if n_slots > MAX_SLOTS:
+        raise PlanTooLargeError(
+            f"{what} would plan {n_slots:,} slots; hpablate runs at most {MAX_SLOTS:,}: use fewer levels or a Morris design"
+        )
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,7 @@ class Plan:
         self.space = space
         self.design = design
         self.options = dict(options or {})
+        check_plan_size(sum(len(configs) for configs in replicates), f"the {design} design")
         slots: list[Slot] = []
         for replicate, (configs, seed) in enumerate(zip(replicates, seeds)):
             for config in configs:

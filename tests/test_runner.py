@@ -178,7 +178,7 @@ def test_random_and_tpe_run_on_the_same_space():
 
 def test_first_pass_reads_no_trials_per_trial(monkeypatch):
     """Per-trial cost stays flat: the first pass maps trial numbers to slots without scanning."""
-    from hpablate.runner import _END_WINDOW
+    from hpablate._worker_loop import _END_WINDOW
 
     study = new_study(None, "flat", hp.OneAtATimeSampler(_workers.SPACE, repeats=60))
     calls = Counter()

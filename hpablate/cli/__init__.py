@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,14 +57,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or EXIT_OK)
     except HpablateError as exc:
-        print(f"hpablate {args.command}: error: {exc}", file=sys.stderr)
+        print(f"hpablate {args.command}: error: {_masked(str(exc), args)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"hpablate {args.command}: interrupted; finished trials are saved", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
-        print(f"hpablate {args.command}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        message = _masked(f"{type(exc).__name__}: {exc}".splitlines()[0], args)
+        print(f"hpablate {args.command}: unexpected error: {message}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _masked(message: str, args: argparse.Namespace) -> str:
+    """``message`` with the password of the storage URL (option or environment) replaced."""
+    from hpablate._storage import mask_password
+
+    for spec in (getattr(args, "storage", None), os.environ.get("OPTUNA_STORAGE")):
+        if isinstance(spec, str):
+            message = mask_password(message, spec)
+    return message
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import sys
 import time
@@ -21,7 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from hpablate.errors import StudyFileError
+from hpablate._storage import redact_url
+from hpablate.errors import StudyFileError, UsageError
 
 DEFAULT_STORAGE = "sqlite:///hpablate.db"
 DESIGN_CHOICES = ("oat", "grid", "structural", "morris", "add_one_in")
@@ -72,7 +74,16 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="concurrent worker processes (default 1); CPU threads are split between them")
     p.add_argument("--quick", action="store_true", help="small epochs/data: a smoke run in minutes on a CPU")
     p.add_argument("--device", default=None, help="torch device for trial bodies (default: cuda if available, else cpu)")
-    p.add_argument("--max-retries", type=int, default=None, help="retries of a failed slot (default: the sampler's, 2)")
+    p.add_argument("--max-retries", type=int, default=None, help="retries of a slot whose objective failed (default: the sampler's, 2)")
+    p.add_argument(
+        "--heartbeat", type=float, default=10.0, metavar="S",
+        help="seconds between heartbeats of a running trial (default 10)",
+    )
+    p.add_argument(
+        "--grace-period", type=float, default=None, metavar="S",
+        help="seconds without a heartbeat after which a running trial counts as dead and its slot is "
+        "rerun (default: 6 heartbeats; at least 2). Shorten it to resume at once after a crash",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=command)
 
@@ -197,16 +208,28 @@ def _pruner(module: ModuleType) -> Any:
     return pruner() if callable(pruner) and not isinstance(pruner, optuna.pruners.BasePruner) else pruner
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.repeats is not None and args.repeats < 1:
+        raise UsageError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.max_retries is not None and args.max_retries < 0:
+        raise UsageError(f"--max-retries must be >= 0, got {args.max_retries}")
+    if not math.isfinite(args.heartbeat) or args.heartbeat <= 0:
+        raise UsageError(f"--heartbeat must be a positive number of seconds, got {args.heartbeat:g}")
+    if args.grace_period is not None and not (math.isfinite(args.grace_period) and args.grace_period >= 2 * args.heartbeat):
+        raise UsageError(
+            f"--grace-period must be at least twice --heartbeat ({2 * args.heartbeat:g} s), got {args.grace_period:g}"
+        )
+
+
 def command(args: argparse.Namespace) -> int:
     """Run ``hpablate run``; returns the exit code."""
     import optuna
 
     import hpablate as hp
 
-    if args.workers < 1:
-        raise StudyFileError(f"--workers must be >= 1, got {args.workers}")
-    if args.repeats is not None and args.repeats < 1:
-        raise StudyFileError(f"--repeats must be >= 1, got {args.repeats}")
+    _check_options(args)
     _set_environment(args)  # before the import: the file and its workers read these
     study_file = load_study_file(args.study_file)
     if args.design in (None, ""):
@@ -220,7 +243,7 @@ def command(args: argparse.Namespace) -> int:
             f"{args.study_file!r} has no design {args.design!r}; choose one of {list(study_file.designs) + ['all']}"
         )
     if args.study_name and len(names) > 1:
-        raise StudyFileError("--study-name names one study: give it with a single --design, not 'all'")
+        raise UsageError("--study-name names one study: give it with a single --design, not 'all'")
     storage = args.storage or os.environ.get("OPTUNA_STORAGE") or DEFAULT_STORAGE
     repeats = args.repeats or (min(2, study_file.repeats) if args.quick else study_file.repeats)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -252,6 +275,8 @@ def command(args: argparse.Namespace) -> int:
                 study_file.objective,
                 n_workers=args.workers,
                 max_retries=args.max_retries,
+                heartbeat_interval=args.heartbeat,
+                grace_period=args.grace_period,
                 show_progress_bar=not args.no_progress,
             )
         except KeyboardInterrupt:
@@ -262,10 +287,21 @@ def command(args: argparse.Namespace) -> int:
         line = f"{name}: {summary.completed}/{sampler.n_slots} trials complete in {elapsed:.1f} s"
         if summary.failed_attempts:
             line += f", {summary.failed_attempts} failed attempt{'s' if summary.failed_attempts != 1 else ''}"
+        if summary.worker_failures:
+            line += f" ({summary.worker_failures} by dead or interrupted workers)"
         if summary.abandoned:
             line += f", {summary.abandoned} slot{'s' if summary.abandoned != 1 else ''} abandoned after retries"
         print(line)
-    print(f"results: {storage}")
+    shown = redact_url(storage)
+    print(f"results: {shown}")
     for name, _ in finished:
-        print(f"analyse: hpablate analyze --storage {storage} --study {name}")
+        print(f"analyse: hpablate analyze --storage {shown} --study {name}")
+    abandoned = sum(summary.abandoned for _, summary in finished)
+    if abandoned:
+        print(
+            f"hpablate run: {abandoned} planned slot{'s' if abandoned != 1 else ''} failed every retry; "
+            "see hpablate.fail_reason of the FAIL trials (rerun with a larger --max-retries to try again)",
+            file=sys.stderr,
+        )
+        return 1
     return 0

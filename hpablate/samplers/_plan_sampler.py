@@ -5,27 +5,40 @@ How a trial finds its slot
 Trial numbers are the one thing Optuna's RDB and journal storages hand out atomically, so slots
 are assigned from them:
 
-* When the plan is bound to a study, the number of trials already in it is stored as the plan's
-  *offset*. Trial ``offset + k`` runs slot ``k`` for ``k < n_slots``. This first pass reads nothing
-  from the storage, so the per-trial cost stays flat however large the study grows.
+* When the plan is bound to a study, the number of the first trial that belongs to it is stored as
+  the plan's *offset*: the number of trials already there when ``hp.create_study`` / ``hp.run``
+  binds it, or the number of the trial being set up when Optuna drives the sampler directly
+  (``study.optimize``, ask-and-tell, ``n_jobs`` threads). Trial ``offset + k`` runs slot ``k`` for
+  ``k < n_slots``. This first pass reads nothing from the storage, so the per-trial cost stays flat
+  however large the study grows.
 * A trial numbered past the first pass (a retry, a resumed study, a worker looking for leftovers)
   *claims* a slot: it reads the study, waits until every lower-numbered trial has recorded its own
-  claim, and takes the lowest slot that no completed, running or lower-numbered trial holds.
-  Claims are thus decided in trial-number order, so two trials never take the same slot.
+  claim (or has been failed as dead), and takes the lowest free slot. Claims are thus decided in
+  trial-number order, so two trials never take the same slot.
 * A trial that finds nothing left is a *surplus* trial: it is recorded with ``hpablate.slot = -1``
-  and pruned before the objective does any work, and the study is asked to stop.
+  and pruned before the objective does any work.
+* Trials that do not come from the plan never hold a slot: enqueued trials (their fixed values
+  win over the plan), trials added with ``study.add_trial``, and trials whose values differ from
+  the planned ones (a ``PartialFixedSampler`` fixing a parameter to another value). Their slot is
+  run by a later trial.
+
+Values are served through ``sample_independent``, which sees each suggested distribution, so an
+objective suggesting a parameter with another distribution than the space declares raises
+:class:`~hpablate.errors.DistributionMismatchError` instead of failing like a flaky trial.
 
 Failed trials (the objective raised or returned NaN) free their slot for a retry, up to
-``max_retries`` times. A trial whose worker was killed stays RUNNING; the runner's heartbeat marks
-it FAIL once its heartbeat is older than the grace period, which frees its slot as well.
+``max_retries`` times. A trial whose worker died stays RUNNING until it has shown no sign of life
+for the grace period; then it is marked FAIL (see :mod:`hpablate._stale`), which frees its slot
+without using up a retry.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -35,50 +48,44 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from hpablate._stale import fail_dead_trials, is_dead
 from hpablate._storage import write_trial_user_attrs
 from hpablate.errors import DistributionMismatchError, PlanMismatchError, UnknownParameterError
 from hpablate.plan import Config, Plan, Slot, replicate_seeds
+from hpablate.record import (
+    DESIGN_ATTR,
+    FAIL_REASON_ATTR,
+    FOREIGN_ATTR,
+    HEARTBEAT_ATTR,
+    N_SLOTS_ATTR,
+    NO_SLOT,
+    PLAN_ID_ATTR,
+    PLAN_OFFSET_ATTR,
+    SLOT_ATTR,
+    SPACE_ATTR,
+    SURPLUS_ATTR,
+)
+from hpablate.samplers._ledger import PlanStatus, tally
 from hpablate.space import SearchSpace
 
-SPACE_ATTR = "hpablate.space"
-PLAN_ID_ATTR = "hpablate.plan_id"
-PLAN_OFFSET_ATTR = "hpablate.plan_offset"
-SLOT_ATTR = "hpablate.slot"
-HEARTBEAT_ATTR = "hpablate.heartbeat"
-FAIL_REASON_ATTR = "hpablate.fail_reason"
-SURPLUS_SLOT = -1
+__all__ = ["FAIL_REASON_ATTR", "HEARTBEAT_ATTR", "SPACE_ATTR", "PlanExhausted", "PlanSampler", "PlanStatus"]
 
-#: How long a claiming trial waits for a lower-numbered trial that has not recorded its claim.
-CLAIM_WAIT_S = 60.0
+SURPLUS_SLOT = NO_SLOT
+
+#: How long a claiming trial waits for lower-numbered trials to record their claims before it
+#: gives up and becomes a surplus trial (safe: it never guesses a slot).
+CLAIM_WAIT_S = 600.0
 
 
 class PlanExhausted(optuna.TrialPruned):
     """Raised in a surplus trial: every slot of the plan is completed or being run."""
 
 
-@dataclass
-class PlanStatus:
-    """Where a plan stands in a study.
+class _Foreign:
+    """Marks a trial that runs outside the plan (enqueued with fixed values)."""
 
-    Attributes
-    ----------
-    n_slots : int
-        Slots in the plan.
-    completed, pruned, running, free, abandoned : list of int
-        Slots with a COMPLETE trial; with a PRUNED one (a pruner's verdict is final: the slot is
-        not rerun); being run by a live trial; waiting to be run (never tried, or failed fewer than
-        ``max_retries + 1`` times); failed too often.
-    failures : dict
-        Failed attempts per slot.
-    """
 
-    n_slots: int
-    completed: list[int] = field(default_factory=list)
-    pruned: list[int] = field(default_factory=list)
-    running: list[int] = field(default_factory=list)
-    free: list[int] = field(default_factory=list)
-    abandoned: list[int] = field(default_factory=list)
-    failures: dict[int, int] = field(default_factory=dict)
+_FOREIGN = _Foreign()
 
 
 @dataclass
@@ -121,12 +128,15 @@ class PlanSampler(BaseSampler):
         self._plan = self._build_plan()
         self._plan_id = self._plan.plan_id
         self._distributions = space.to_distributions()
-        self._assignments: dict[int, Slot | None] = {}
+        self._assignments: dict[int, Slot | _Foreign | None] = {}
         self._bindings: dict[tuple[int, int], _Binding] = {}
         self._lock = threading.Lock()
+        self._bind_lock = threading.RLock()
         #: Set by :func:`hpablate.run`: record a heartbeat with each trial's claim.
         self.record_heartbeat = False
-        #: Seconds without a heartbeat after which a running trial counts as dead.
+        #: Seconds between heartbeats a claiming trial writes while it waits.
+        self.heartbeat_interval_s = 10.0
+        #: Seconds without a sign of life after which a running trial counts as dead.
         self.grace_period_s = 60.0
 
     # ---- the plan -------------------------------------------------------------------------
@@ -167,9 +177,16 @@ class PlanSampler(BaseSampler):
         """The plan's identity, stored on the study to refuse a different plan later."""
         return self._plan_id
 
-    # ---- binding to a study -------------------------------------------------------------------
-    def bind(self, study: Study) -> int:
+    def bind(self, study: Study, *, trial: FrozenTrial | None = None) -> int:
         """Record the space and plan on ``study`` (or check them) and return the plan's offset.
+
+        Parameters
+        ----------
+        study : optuna.Study
+            The study to bind to.
+        trial : FrozenTrial, optional
+            The trial being set up when Optuna drives the sampler directly: it (or a trial created
+            by a concurrent thread just before it) becomes the plan's first slot.
 
         Raises
         ------
@@ -177,13 +194,18 @@ class PlanSampler(BaseSampler):
             If the study already holds another search space or another plan.
         """
         key = (id(study._storage), study._study_id)
-        binding = self._bindings.get(key)
-        if binding is not None:
+        with self._bind_lock:
+            binding = self._bindings.get(key)
+            if binding is None:
+                binding = _Binding(offset=self._bind_new(study, trial))
+                self._bindings[key] = binding
             return binding.offset
+
+    def _bind_new(self, study: Study, trial: FrozenTrial | None) -> int:
         storage, study_id = study._storage, study._study_id
         attrs = storage.get_study_user_attrs(study_id)
         if PLAN_ID_ATTR not in attrs:
-            n_existing = storage.get_n_trials(study_id)
+            offset = storage.get_n_trials(study_id) if trial is None else self._first_new_trial(study, trial)
             # Another process may have bound the plan meanwhile: its attributes are written before
             # its first trial, so a re-read after counting sees them whenever its trials are counted.
             attrs = storage.get_study_user_attrs(study_id)
@@ -191,9 +213,9 @@ class PlanSampler(BaseSampler):
                 self._check_space(attrs)
                 new_attrs = {
                     SPACE_ATTR: self._space.to_json(),
-                    "hpablate.design": self._plan.design,
-                    "hpablate.n_slots": self.n_slots,
-                    PLAN_OFFSET_ATTR: n_existing,
+                    DESIGN_ATTR: self._plan.design,
+                    N_SLOTS_ATTR: self.n_slots,
+                    PLAN_OFFSET_ATTR: offset,
                     **self._study_attrs(),
                 }
                 for attr_key, value in new_attrs.items():
@@ -203,14 +225,27 @@ class PlanSampler(BaseSampler):
         self._check_space(attrs)
         if attrs.get(PLAN_ID_ATTR) != self._plan_id:
             raise PlanMismatchError(
-                f"study {study.study_name!r} holds another plan ({attrs.get('hpablate.design')} design, "
-                f"{attrs.get('hpablate.n_slots')} slots) than this {self._plan.design} sampler "
+                f"study {study.study_name!r} holds another plan ({attrs.get(DESIGN_ATTR)} design, "
+                f"{attrs.get(N_SLOTS_ATTR)} slots) than this {self._plan.design} sampler "
                 f"({self.n_slots} slots): use a new study name to run a different design, "
                 "repeats or seed"
             )
-        binding = _Binding(offset=int(attrs.get(PLAN_OFFSET_ATTR, 0)))
-        self._bindings[key] = binding
-        return binding.offset
+        return int(attrs.get(PLAN_OFFSET_ATTR, 0))
+
+    def _first_new_trial(self, study: Study, trial: FrozenTrial) -> int:
+        """The lowest-numbered trial that, like ``trial``, was just created and is still blank.
+
+        With ``n_jobs`` threads several trials are created before the first one binds the plan;
+        starting the plan at the lowest of them keeps them all inside it.
+        """
+        now = time.time()
+        first = trial.number
+        for t in study._storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            blank = not t.user_attrs and not t.params and "fixed_params" not in t.system_attrs
+            recent = t.datetime_start is not None and now - t.datetime_start.timestamp() < self.grace_period_s
+            if t.number < first and blank and recent:
+                first = t.number
+        return first
 
     def _check_space(self, attrs: dict[str, Any]) -> None:
         stored = attrs.get(SPACE_ATTR)
@@ -221,52 +256,63 @@ class PlanSampler(BaseSampler):
                 f"sampler: {self._space.names})"
             )
 
-    # ---- Optuna sampler hooks -----------------------------------------------------------------
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        offset = self.bind(study)
+        offset = self.bind(study, trial=trial)
         k = trial.number - offset
-        if 0 <= k < self.n_slots:
-            slot: Slot | None = self._plan[k]
+        slot: Slot | _Foreign | None
+        if "fixed_params" in trial.system_attrs:
+            slot = _FOREIGN
+            attrs: dict[str, Any] = {SLOT_ATTR: NO_SLOT, FOREIGN_ATTR: "enqueued with fixed parameters"}
+        elif 0 <= k < self.n_slots:
+            slot = self._plan[k]
+            attrs = slot.user_attrs()
+        elif k < 0:  # created by a concurrent thread before the plan was bound at a later number
+            slot = None
+            attrs = {SLOT_ATTR: NO_SLOT, SURPLUS_ATTR: True}
         else:
             slot = self._claim(study, trial, offset)
-        attrs = slot.user_attrs() if slot is not None else {SLOT_ATTR: SURPLUS_SLOT, "hpablate.surplus": True}
+            attrs = slot.user_attrs() if slot is not None else {SLOT_ATTR: NO_SLOT, SURPLUS_ATTR: True}
         if self.record_heartbeat:
             attrs[HEARTBEAT_ATTR] = time.time()
         write_trial_user_attrs(study._storage, trial._trial_id, attrs, new_keys=True)
         trial.user_attrs.update(attrs)  # the Trial object reads its attributes from this copy
         with self._lock:
             self._assignments[trial._trial_id] = slot
-        if slot is None:
+        if slot is None and k >= self.n_slots:  # the plan is exhausted: end study.optimize loops
             try:
                 study.stop()
             except RuntimeError:  # not inside study.optimize (ask-and-tell): nothing to stop
                 pass
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return dict(self._distributions)
+        return {}
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        slot = self.slot_for(trial)
-        if slot is None:
-            raise PlanExhausted(
-                f"trial {trial.number} is surplus: every slot of the plan is completed or running"
-            )
-        return dict(slot.params)
+        return {}
 
     def sample_independent(
         self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
-        if param_name not in self._distributions:
+        declared = self._distributions.get(param_name)
+        if declared is None:
             raise UnknownParameterError(
                 f"the objective suggested {param_name!r}, which is not in the search space "
                 f"{self._space.names}"
             )
-        raise DistributionMismatchError(
-            f"the objective suggested {param_name!r} as {param_distribution}, but the space declares "
-            f"{self._distributions[param_name]}"
-        )
+        if param_distribution != declared:
+            raise DistributionMismatchError(
+                f"the objective suggested {param_name!r} as {param_distribution}, but the space declares "
+                f"{declared}"
+            )
+        with self._lock:
+            slot = self._assignments.get(trial._trial_id, self._stored_slot(trial))
+        if slot is None:
+            raise PlanExhausted(f"trial {trial.number} is surplus: every slot of the plan is completed or running")
+        if slot is _FOREIGN:  # an enqueued trial: parameters it does not fix stay at the baseline
+            return self._space.baseline[param_name]
+        return slot.params[param_name]
 
     def after_trial(
         self,
@@ -276,107 +322,93 @@ class PlanSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         with self._lock:
-            self._assignments.pop(trial._trial_id, None)
+            slot = self._assignments.pop(trial._trial_id, None)
+        if isinstance(slot, Slot):
+            differing = self._off_plan(slot, trial)
+            if differing:
+                # e.g. a PartialFixedSampler fixed a parameter to another value than planned
+                reason = "ran with other values than planned: " + ", ".join(differing)
+                try:
+                    study._storage.set_trial_user_attr(trial._trial_id, FOREIGN_ATTR, reason)
+                except Exception:  # noqa: BLE001 - finished under us: it holds no slot then anyway
+                    pass
+
+    def _off_plan(self, slot: Slot, trial: FrozenTrial) -> list[str]:
+        differing = []
+        for name, value in trial.params.items():
+            planned = slot.params.get(name)
+            dist = self._distributions.get(name)
+            if dist is None or not _same(dist, value, planned):
+                differing.append(f"{name}={value!r} (planned {planned!r})")
+        return differing
 
     def slot_for(self, trial: FrozenTrial | optuna.trial.BaseTrial) -> Slot | None:
-        """The slot assigned to a running trial of this process (``None`` for a surplus trial)."""
-        trial_id = trial._trial_id
+        """The slot a trial runs (``None`` for a surplus trial or one outside the plan)."""
         with self._lock:
-            if trial_id in self._assignments:
-                return self._assignments[trial_id]
+            slot = self._assignments.get(trial._trial_id, self._stored_slot(trial))
+        return slot if isinstance(slot, Slot) else None
+
+    def _stored_slot(self, trial: FrozenTrial | optuna.trial.BaseTrial) -> Slot | _Foreign | None:
+        if FOREIGN_ATTR in trial.user_attrs:
+            return _FOREIGN
         index = trial.user_attrs.get(SLOT_ATTR)
-        if index is None or index == SURPLUS_SLOT:
+        if index is None or index == NO_SLOT:
             return None
         return self._plan[int(index)]
 
-    # ---- slot bookkeeping ---------------------------------------------------------------------
-    def _slot_index(self, trial: FrozenTrial, offset: int) -> int | None:
-        """The slot a stored trial holds; ``None`` if it has not recorded a claim yet."""
-        k = trial.number - offset
-        if 0 <= k < self.n_slots:
-            return k
-        index = trial.user_attrs.get(SLOT_ATTR)
-        return None if index is None else int(index)
-
-    def _is_dead(self, trial: FrozenTrial, now: float) -> bool:
-        beat = trial.user_attrs.get(HEARTBEAT_ATTR)
-        if beat is None:
-            started = trial.datetime_start
-            if started is None or SLOT_ATTR in trial.user_attrs:
-                return False  # claimed, but no heartbeat is kept: only Optuna can tell
-            beat = started.timestamp()
-        return now - float(beat) > self.grace_period_s
-
-    def _tally(self, trials: Sequence[FrozenTrial], offset: int, below: int | None = None) -> tuple[PlanStatus, bool]:
-        """Count slot states over ``trials``; the flag says a lower trial's claim is still unknown."""
-        completed: set[int] = set()
-        pruned: set[int] = set()
-        running: set[int] = set()
-        failures: dict[int, int] = {}
-        pending = False
-        now = time.time()
-        for t in trials:
-            if t.number < offset or (below is not None and t.number >= below):
-                continue
-            index = self._slot_index(t, offset)
-            if index is None:
-                if t.state == TrialState.RUNNING and not self._is_dead(t, now):
-                    pending = True
-                continue
-            if not 0 <= index < self.n_slots:
-                continue
-            if t.state == TrialState.COMPLETE:
-                completed.add(index)
-            elif t.state == TrialState.PRUNED:
-                pruned.add(index)
-            elif t.state == TrialState.RUNNING:
-                running.add(index)
-            elif t.state == TrialState.FAIL:
-                failures[index] = failures.get(index, 0) + 1
-        status = PlanStatus(n_slots=self.n_slots, failures=failures)
-        for index in range(self.n_slots):
-            if index in completed:
-                status.completed.append(index)
-            elif index in pruned:
-                status.pruned.append(index)
-            elif index in running:
-                status.running.append(index)
-            elif failures.get(index, 0) > self.max_retries:
-                status.abandoned.append(index)
-            else:
-                status.free.append(index)
-        return status, pending
-
     def _claim(self, study: Study, trial: FrozenTrial, offset: int) -> Slot | None:
+        """Take the lowest free slot once every lower-numbered trial has claimed or been failed."""
         deadline = time.monotonic() + CLAIM_WAIT_S
         delay = 0.005
+        last_beat = time.monotonic()
         while True:
             trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-            status, pending = self._tally(trials, offset, below=trial.number)
-            if not pending or time.monotonic() > deadline:
-                break
+            status, unclaimed = tally(trials, offset, self.n_slots, self.max_retries, below=trial.number)
+            now = time.time()
+            dead = [t for t in unclaimed if is_dead(t, self.grace_period_s, now)]
+            if dead:
+                # They must be *marked* dead before this trial decides: a paused claimer that wakes
+                # up then finds its trial failed and cannot take a slot too.
+                fail_dead_trials(study._storage, study._study_id, self.grace_period_s, trials=dead)
+                continue
+            if not unclaimed:
+                return self._plan[status.free[0]] if status.free else None
+            if time.monotonic() > deadline:
+                return None  # surplus: never guess a slot while a lower claim is undecided
+            if self.record_heartbeat and time.monotonic() - last_beat > self.heartbeat_interval_s:
+                study._storage.set_trial_user_attr(trial._trial_id, HEARTBEAT_ATTR, time.time())
+                last_beat = time.monotonic()
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
-        return self._plan[status.free[0]] if status.free else None
 
     def status(self, study: Study) -> PlanStatus:
         """Where the plan stands in ``study``: completed, running, free and abandoned slots."""
         offset = self.bind(study)
         trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-        status, _ = self._tally(trials, offset)
+        status, _ = tally(trials, offset, self.n_slots, self.max_retries)
         return status
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_lock=None, _assignments={}, _bindings={})
+        state.update(_lock=None, _bind_lock=None, _assignments={}, _bindings={})
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._bind_lock = threading.RLock()
 
     def reseed_rng(self) -> None:  # the plan is fixed; nothing random happens per trial
         pass
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._space!r}, n_slots={self.n_slots}, repeats={self._repeats})"
+
+
+def _same(dist: BaseDistribution, a: Any, b: Any) -> bool:
+    """Whether two values of one parameter are the same point of its distribution."""
+    try:
+        x, y = dist.to_internal_repr(a), dist.to_internal_repr(b)
+    except (ValueError, TypeError):
+        return False
+    return x == y or math.isclose(float(x), float(y), rel_tol=1e-12, abs_tol=0.0)

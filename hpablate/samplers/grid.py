@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from hpablate.errors import SpaceError
-from hpablate.plan import Config, Plan, baseline_config, deduplicate
+from hpablate.plan import Config, Plan, baseline_config, check_plan_size, deduplicate
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
 
@@ -21,16 +22,22 @@ def grid_configs(space: SearchSpace, groups: Sequence[Sequence[str]]) -> list[Co
         raise SpaceError("groups must hold at least one group of parameter names")
     base = space.baseline
     configs = [baseline_config(space)]
-    for group in groups:
-        if isinstance(group, str):
-            raise SpaceError(f"a group must be a sequence of names, got the string {group!r}")
-        names = space.check_names(group)
-        if len(names) == 0 or len(set(names)) != len(names):
-            raise SpaceError(f"a group must name distinct parameters, got {list(group)!r}")
+    checked = [_check_group(space, group) for group in groups]
+    check_plan_size(sum(math.prod(len(space[name].levels) for name in names) for names in checked), f"the grid over {groups!r}")
+    for names in checked:
         for values in itertools.product(*(space[name].levels for name in names)):
             params = {**base, **dict(zip(names, values))}
             configs.append(Config(params=params, design="grid", varied=tuple(names), level=list(values)))
     return deduplicate(configs)
+
+
+def _check_group(space: SearchSpace, group: Sequence[str]) -> list[str]:
+    if isinstance(group, str):
+        raise SpaceError(f"a group must be a sequence of names, got the string {group!r}")
+    names = space.check_names(group)
+    if len(names) == 0 or len(set(names)) != len(names):
+        raise SpaceError(f"a group must name distinct parameters, got {list(group)!r}")
+    return list(names)
 
 
 class GridCombinationSampler(PlanSampler):

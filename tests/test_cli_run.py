@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import optuna
@@ -195,3 +196,70 @@ def test_multi_objective_file(tmp_path):
     study = optuna.load_study(study_name="two-oat", storage=storage)
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert len(complete(storage, "two-oat")) == 3
+
+
+FAILING = '''
+import hpablate as hp
+
+space = hp.SearchSpace(hp.Float("x", 0.0, 1.0, baseline=0.5, levels=[0.0, 0.5]))
+repeats = 1
+
+def objective(trial):
+    space.suggest(trial)
+    raise RuntimeError("this configuration breaks training")
+'''
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--max-retries", "-1"], "--max-retries"),
+        (["--grace-period", "0"], "--grace-period"),
+        (["--heartbeat", "-1"], "--heartbeat"),
+        (["--heartbeat", "2", "--grace-period", "3"], "at least twice"),
+    ],
+)
+def test_bad_runner_settings_exit_2_before_running(tmp_path, capsys, option, message):
+    toy = write_toy(tmp_path)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    assert main(["run", str(toy), "--storage", storage, "--no-progress", *option]) == 2
+    assert message in one_line_error(capsys)
+    assert calls(toy) == [] and not (tmp_path / "s.db").exists()
+
+
+def test_abandoned_slots_make_the_run_exit_non_zero(tmp_path, capsys):
+    path = tmp_path / "failing.py"
+    path.write_text(FAILING)
+    storage = f"sqlite:///{tmp_path / 'f.db'}"
+    assert main(["run", str(path), "--storage", storage, "--no-progress", "--max-retries", "0"]) == 1
+    captured = capsys.readouterr()
+    assert "2 slots abandoned" in captured.out and "failed every retry" in captured.err
+
+
+def test_grace_period_option_resumes_quickly_after_a_dead_worker(tmp_path, capsys):
+    toy = write_toy(tmp_path)
+    storage = f"sqlite:///{tmp_path / 'g.db'}"
+    study = optuna.create_study(study_name="toy-oat", storage=storage, direction="maximize")
+    study.ask()  # a worker created a trial and died before recording anything
+    started = time.monotonic()
+    assert main(["run", str(toy), "--storage", storage, "--no-progress", "--heartbeat", "0.2", "--grace-period", "1"]) == 0
+    assert time.monotonic() - started < 60
+    trials = complete(storage, "toy-oat")
+    assert sorted(t.user_attrs["hpablate.slot"] for t in trials) == list(range(8))
+
+
+def test_storage_file_that_is_not_a_journal_is_left_untouched(tmp_path, capsys):
+    toy = write_toy(tmp_path)
+    settings = tmp_path / "settings.json"
+    settings.write_text('{"lr": 0.1}\n')
+    assert main(["run", str(toy), "--storage", str(settings), "--no-progress"]) == 2
+    assert "not an Optuna journal file" in one_line_error(capsys)
+    assert settings.read_text() == '{"lr": 0.1}\n'
+
+
+def test_storage_password_is_never_printed(tmp_path, capsys):
+    toy = write_toy(tmp_path)
+    url = "postgresql+psycopg2://hpuser:TopSecret42@127.0.0.1:1/nodb"
+    assert main(["run", str(toy), "--storage", url, "--no-progress"]) == 2
+    err = one_line_error(capsys)
+    assert "TopSecret42" not in err and "***" in err

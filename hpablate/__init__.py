@@ -16,8 +16,9 @@ from hpablate.errors import (
     SpaceError,
     UnknownParameterError,
 )
-from hpablate.plan import Plan, Slot
-from hpablate.runner import create_study, run, trial_seed
+from hpablate import design
+from hpablate.design import Plan, Slot
+from hpablate.runner import RunSummary, create_study, run, trial_seed
 from hpablate.samplers import (
     GridCombinationSampler,
     MorrisSampler,
@@ -56,6 +57,7 @@ __all__ = [
     "MorrisSampler",
     "OneAtATimeSampler",
     "Plan",
+    "RunSummary",
     "PlanMismatchError",
     "PlanSampler",
     "SearchSpace",
@@ -66,6 +68,7 @@ __all__ = [
     "analyze",
     "compare",
     "create_study",
+    "design",
     "run",
     "trial_seed",
     "__version__",

@@ -90,8 +90,7 @@ def _work_unplanned(study: Study, objective: Objective, options: WorkerOptions, 
 
 
 def _work_on_plan(study: Study, sampler: PlanSampler, objective: Objective, options: WorkerOptions, clock: _Clock) -> None:
-    offset = sampler.bind(study)
-    last_first_pass = offset + sampler.n_slots - 1
+    last_first_pass = sampler.bind(study).last_number
     waiting = _WaitNotice()
     while not clock.expired():
         if _optuna.count_trials(study) <= last_first_pass:

@@ -55,4 +55,4 @@ class UsageError(HpablateError, ValueError):
 
 
 class PlanTooLargeError(SpaceError):
-    """A design would plan more slots than hpablate runs (see ``hpablate.plan.MAX_SLOTS``)."""
+    """A design would plan more slots than hpablate runs (see ``hpablate.design.MAX_SLOTS``)."""

@@ -17,6 +17,8 @@ DESIGN_ATTR = "hpablate.design"
 N_SLOTS_ATTR = "hpablate.n_slots"
 PLAN_ID_ATTR = "hpablate.plan_id"
 PLAN_OFFSET_ATTR = "hpablate.plan_offset"
+#: ``[[first trial number, first slot, n slots], …]``: one segment per growth of the plan.
+PLAN_SEGMENTS_ATTR = "hpablate.plan_segments"
 #: Prefix of study attributes that keep a result which arrived after its trial was failed as dead.
 LATE_RESULT_PREFIX = "hpablate.late_result."
 

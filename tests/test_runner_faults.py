@@ -343,3 +343,28 @@ def test_threads_on_memory_and_a_heartbeat_thread_per_trial_end_with_the_run():
     hp.run(study, plain_objective, n_workers=3)
     assert threading.active_count() == before
     assert_each_slot_once(study, study.sampler)
+
+
+# Growing a study by replicates (issue 11's "grow a study", on the runner side) ------------------------
+@pytest.mark.parametrize("make", [
+    lambda repeats: small_sampler(repeats=repeats),
+    lambda repeats: hp.MorrisSampler(_workers.SPACE, trajectories=2, repeats=repeats, seed=5),
+])
+def test_more_repeats_grow_a_finished_study_exactly_once(tmp_path, make):
+    url = f"sqlite:///{tmp_path / 'grow.db'}"
+    small = make(2)
+    study = hp.create_study(_workers.SPACE, small, storage=url, study_name="g", direction="maximize")
+    hp.run(study, plain_objective, **FAST)
+    first = {t.number: (t.user_attrs[SLOT_ATTR], t.user_attrs["hpablate.seed"], t.value) for t in study.trials}
+    big = make(4)
+    grown = hp.create_study(_workers.SPACE, big, storage=url, study_name="g", direction="maximize")
+    summary = hp.run(grown, plain_objective, n_workers=2, **FAST)
+    assert summary.completed == big.n_slots == 2 * small.n_slots
+    assert_each_slot_once(grown, big)
+    for trial in grown.trials:  # the first replicates were not rerun and kept their seeds
+        if trial.number in first:
+            assert (trial.user_attrs[SLOT_ATTR], trial.user_attrs["hpablate.seed"], trial.value) == first[trial.number]
+    assert len([t for t in grown.trials if not t.user_attrs.get("hpablate.surplus")]) == big.n_slots
+    assert sorted({t.user_attrs.get("hpablate.replicate") for t in grown.trials} - {None}) == [0, 1, 2, 3]
+    with pytest.raises(hp.PlanMismatchError, match="4 replicates; 3 would drop"):
+        hp.create_study(_workers.SPACE, make(3), storage=url, study_name="g", direction="maximize")

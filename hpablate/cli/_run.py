@@ -69,7 +69,7 @@ def add_parser(subparsers: Any) -> None:
         help="design to run: one the study file defines (oat, grid, structural, morris, ...) or 'all' (default: the file's first)",
     )
     p.add_argument("--study-name", "--study", dest="study_name", default=None, help="study name (default: <file stem>-<design>)")
-    p.add_argument("--repeats", type=int, default=None, help="replicates per planned configuration (default: the file's `repeats`, else 3; 2 with --quick)")
+    p.add_argument("--repeats", type=int, default=None, help="replicates per planned configuration (default: the file's `repeats`, else 3; 2 with --quick); more than a finished study holds grows it by the new replicates")
     p.add_argument("--seed", type=int, default=0, help="seed of the plan's replicate seeds (default 0)")
     p.add_argument("--workers", type=int, default=1, help="concurrent worker processes (default 1); CPU threads are split between them")
     p.add_argument("--quick", action="store_true", help="small epochs/data: a smoke run in minutes on a CPU")

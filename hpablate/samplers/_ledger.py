@@ -3,7 +3,7 @@
 A trial holds a slot when
 
 * it recorded the slot (``hpablate.slot``) in ``before_trial`` and is not marked foreign, or
-* it is a first-pass trial (number ``offset + k``) still RUNNING that has not written its record
+* it is a first-pass trial (see :class:`FirstPass`) still RUNNING that has not written its record
   yet and was not enqueued with fixed parameters: it is being set up and will take slot ``k``.
 
 A finished trial without a record (added with ``study.add_trial``, or failed before it could
@@ -58,22 +58,55 @@ class PlanStatus:
     worker_failures: dict[int, int] = field(default_factory=dict)
 
 
-def held_slot(trial: FrozenTrial, offset: int, n_slots: int) -> int | None:
+@dataclass(frozen=True)
+class FirstPass:
+    """Which trial numbers run which slots without reading the study.
+
+    One segment ``(first trial number, first slot, number of slots)`` for the plan as first bound,
+    and one more each time the study grew by replicates (``repeats`` raised on a bound study).
+
+    Examples
+    --------
+    >>> first_pass = FirstPass(((0, 0, 10), (14, 10, 5)))
+    >>> first_pass.slot_of(3), first_pass.slot_of(12), first_pass.slot_of(16), first_pass.last_number
+    (3, None, 12, 18)
+    """
+
+    segments: tuple[tuple[int, int, int], ...]
+
+    @property
+    def start(self) -> int:
+        """The first trial number that belongs to the plan."""
+        return self.segments[0][0]
+
+    @property
+    def last_number(self) -> int:
+        """The last trial number of the first pass."""
+        return max(first + count - 1 for first, _, count in self.segments)
+
+    def slot_of(self, number: int) -> int | None:
+        """The slot trial ``number`` runs in the first pass, or ``None`` if it must claim one."""
+        for first, slot, count in self.segments:
+            if first <= number < first + count:
+                return slot + number - first
+        return None
+
+
+def held_slot(trial: FrozenTrial, first_pass: FirstPass) -> int | None:
     """The slot ``trial`` holds, ``NO_SLOT`` if it holds none, ``None`` while it is still claiming."""
-    if trial.number < offset:
+    if trial.number < first_pass.start:
         return NO_SLOT
     recorded = trial.user_attrs.get(SLOT_ATTR)
     if recorded is not None:
         return int(recorded)
-    first_pass = trial.number - offset < n_slots
     if trial.state != TrialState.RUNNING or "fixed_params" in trial.system_attrs:
         return NO_SLOT
-    return trial.number - offset if first_pass else None
+    return first_pass.slot_of(trial.number)
 
 
 def tally(
     trials: Iterable[FrozenTrial],
-    offset: int,
+    first_pass: FirstPass,
     n_slots: int,
     max_retries: int,
     *,
@@ -93,7 +126,7 @@ def tally(
     for t in trials:
         if below is not None and t.number >= below:
             continue
-        index = held_slot(t, offset, n_slots)
+        index = held_slot(t, first_pass)
         if index is None:
             unclaimed.append(t)
             continue

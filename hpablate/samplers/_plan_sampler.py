@@ -17,6 +17,9 @@ are assigned from them:
   trial-number order, so two trials never take the same slot.
 * A trial that finds nothing left is a *surplus* trial: it is recorded with ``hpablate.slot = -1``
   and pruned before the objective does any work.
+* A study grows by replicates: binding a sampler of the same design with more ``repeats`` appends
+  the new replicates' slots as a new first-pass segment starting at the next trial number (the
+  existing replicates keep their seeds and results). Fewer ``repeats`` than stored is refused.
 * Trials that do not come from the plan never hold a slot: enqueued trials (their fixed values
   win over the plan), trials added with ``study.add_trial``, and trials whose values differ from
   the planned ones (a ``PartialFixedSampler`` fixing a parameter to another value). Their slot is
@@ -34,6 +37,7 @@ without using up a retry.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -51,7 +55,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpablate._stale import fail_dead_trials, is_dead
 from hpablate._storage import write_trial_user_attrs
 from hpablate.errors import DistributionMismatchError, PlanMismatchError, UnknownParameterError
-from hpablate.plan import Config, Plan, Slot, replicate_seeds
+from hpablate.design import Plan, Slot
 from hpablate.record import (
     DESIGN_ATTR,
     FAIL_REASON_ATTR,
@@ -61,11 +65,12 @@ from hpablate.record import (
     NO_SLOT,
     PLAN_ID_ATTR,
     PLAN_OFFSET_ATTR,
+    PLAN_SEGMENTS_ATTR,
     SLOT_ATTR,
     SPACE_ATTR,
     SURPLUS_ATTR,
 )
-from hpablate.samplers._ledger import PlanStatus, tally
+from hpablate.samplers._ledger import FirstPass, PlanStatus, tally
 from hpablate.space import SearchSpace
 
 __all__ = ["FAIL_REASON_ATTR", "HEARTBEAT_ATTR", "SPACE_ATTR", "PlanExhausted", "PlanSampler", "PlanStatus"]
@@ -86,11 +91,6 @@ class _Foreign:
 
 
 _FOREIGN = _Foreign()
-
-
-@dataclass
-class _Binding:
-    offset: int
 
 
 class PlanSampler(BaseSampler):
@@ -143,11 +143,6 @@ class PlanSampler(BaseSampler):
     def _build_plan(self) -> Plan:
         raise NotImplementedError
 
-    def _replicated_plan(self, configs: list[Config], **options: Any) -> Plan:
-        """The same configurations in every replicate, each replicate with its own seed."""
-        seeds = replicate_seeds(self._seed, self._repeats)
-        return Plan(self._space, [configs] * len(seeds), seeds, self.design, {**options, "repeats": self._repeats})
-
     def _study_attrs(self) -> dict[str, Any]:
         """Design-specific study user attributes (besides space, design and plan id)."""
         return {}
@@ -159,7 +154,7 @@ class PlanSampler(BaseSampler):
 
     @property
     def plan_object(self) -> Plan:
-        """The :class:`~hpablate.plan.Plan` served by this sampler."""
+        """The :class:`~hpablate.design.Plan` served by this sampler."""
         return self._plan
 
     @property
@@ -177,8 +172,11 @@ class PlanSampler(BaseSampler):
         """The plan's identity, stored on the study to refuse a different plan later."""
         return self._plan_id
 
-    def bind(self, study: Study, *, trial: FrozenTrial | None = None) -> int:
-        """Record the space and plan on ``study`` (or check them) and return the plan's offset.
+    def bind(self, study: Study, *, trial: FrozenTrial | None = None) -> FirstPass:
+        """Record the space and plan on ``study`` (or check them, or grow the stored plan).
+
+        A study that holds this design with fewer replicates grows: the new replicates' slots are
+        appended (the existing ones keep their seeds and results) and run by the next trials.
 
         Parameters
         ----------
@@ -188,23 +186,29 @@ class PlanSampler(BaseSampler):
             The trial being set up when Optuna drives the sampler directly: it (or a trial created
             by a concurrent thread just before it) becomes the plan's first slot.
 
+        Returns
+        -------
+        FirstPass
+            Which trial numbers run which slots without reading the study.
+
         Raises
         ------
         PlanMismatchError
-            If the study already holds another search space or another plan.
+            If the study holds another search space, another plan, or this design with more
+            replicates than asked for.
         """
         key = (id(study._storage), study._study_id)
         with self._bind_lock:
-            binding = self._bindings.get(key)
-            if binding is None:
-                binding = _Binding(offset=self._bind_new(study, trial))
-                self._bindings[key] = binding
-            return binding.offset
+            first_pass = self._bindings.get(key)
+            if first_pass is None:
+                first_pass = self._bind_new(study, trial)
+                self._bindings[key] = first_pass
+            return first_pass
 
-    def _bind_new(self, study: Study, trial: FrozenTrial | None) -> int:
+    def _bind_new(self, study: Study, trial: FrozenTrial | None) -> FirstPass:
         storage, study_id = study._storage, study._study_id
         attrs = storage.get_study_user_attrs(study_id)
-        if PLAN_ID_ATTR not in attrs:
+        if PLAN_ID_ATTR not in attrs or self._grows(attrs):
             offset = storage.get_n_trials(study_id) if trial is None else self._first_new_trial(study, trial)
             # Another process may have bound the plan meanwhile: its attributes are written before
             # its first trial, so a re-read after counting sees them whenever its trials are counted.
@@ -218,19 +222,52 @@ class PlanSampler(BaseSampler):
                     PLAN_OFFSET_ATTR: offset,
                     **self._study_attrs(),
                 }
-                for attr_key, value in new_attrs.items():
-                    storage.set_study_user_attr(study_id, attr_key, value)
-                storage.set_study_user_attr(study_id, PLAN_ID_ATTR, self._plan_id)
-                attrs = storage.get_study_user_attrs(study_id)
+                self._write_plan(storage, study_id, new_attrs)
+            elif self._grows(attrs):
+                segments = [*_segments(attrs), [offset, int(attrs[N_SLOTS_ATTR]), self.n_slots - int(attrs[N_SLOTS_ATTR])]]
+                self._write_plan(storage, study_id, {N_SLOTS_ATTR: self.n_slots, PLAN_SEGMENTS_ATTR: segments})
+            attrs = storage.get_study_user_attrs(study_id)
         self._check_space(attrs)
         if attrs.get(PLAN_ID_ATTR) != self._plan_id:
-            raise PlanMismatchError(
-                f"study {study.study_name!r} holds another plan ({attrs.get(DESIGN_ATTR)} design, "
-                f"{attrs.get(N_SLOTS_ATTR)} slots) than this {self._plan.design} sampler "
-                f"({self.n_slots} slots): use a new study name to run a different design, "
-                "repeats or seed"
+            raise PlanMismatchError(self._mismatch(study, attrs))
+        return FirstPass(tuple(tuple(int(v) for v in segment) for segment in _segments(attrs)))
+
+    def _write_plan(self, storage: Any, study_id: int, attrs: dict[str, Any]) -> None:
+        for attr_key, value in attrs.items():
+            storage.set_study_user_attr(study_id, attr_key, value)
+        storage.set_study_user_attr(study_id, PLAN_ID_ATTR, self._plan_id)  # last: the plan is complete
+
+    def _stored_repeats(self, attrs: dict[str, Any]) -> int | None:
+        """How many replicates of *this* design the study holds, or ``None`` if it holds another."""
+        per_replicate, left = divmod(self.n_slots, self._repeats)
+        stored = attrs.get(N_SLOTS_ATTR)
+        if left or not isinstance(stored, int) or stored % per_replicate:
+            return None
+        repeats = stored // per_replicate
+        if repeats < 1 or repeats == self._repeats:
+            return None
+        other = copy.copy(self)
+        other._repeats = repeats
+        return repeats if other._build_plan().plan_id == attrs.get(PLAN_ID_ATTR) else None
+
+    def _grows(self, attrs: dict[str, Any]) -> bool:
+        if attrs.get(PLAN_ID_ATTR) in (None, self._plan_id):
+            return False
+        stored = self._stored_repeats(attrs)
+        return stored is not None and stored < self._repeats
+
+    def _mismatch(self, study: Study, attrs: dict[str, Any]) -> str:
+        stored = self._stored_repeats(attrs)
+        if stored is not None and stored > self._repeats:
+            return (
+                f"study {study.study_name!r} holds this {self._plan.design} design with {stored} replicates; "
+                f"{self._repeats} would drop results: give repeats >= {stored} (more replicates grow the study)"
             )
-        return int(attrs.get(PLAN_OFFSET_ATTR, 0))
+        return (
+            f"study {study.study_name!r} holds another plan ({attrs.get(DESIGN_ATTR)} design, "
+            f"{attrs.get(N_SLOTS_ATTR)} slots) than this {self._plan.design} sampler "
+            f"({self.n_slots} slots): use a new study name to run a different design or seed"
+        )
 
     def _first_new_trial(self, study: Study, trial: FrozenTrial) -> int:
         """The lowest-numbered trial that, like ``trial``, was just created and is still blank.
@@ -257,20 +294,20 @@ class PlanSampler(BaseSampler):
             )
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        offset = self.bind(study, trial=trial)
-        k = trial.number - offset
+        first_pass = self.bind(study, trial=trial)
+        k = first_pass.slot_of(trial.number)
         slot: Slot | _Foreign | None
         if "fixed_params" in trial.system_attrs:
             slot = _FOREIGN
             attrs: dict[str, Any] = {SLOT_ATTR: NO_SLOT, FOREIGN_ATTR: "enqueued with fixed parameters"}
-        elif 0 <= k < self.n_slots:
+        elif k is not None:
             slot = self._plan[k]
             attrs = slot.user_attrs()
-        elif k < 0:  # created by a concurrent thread before the plan was bound at a later number
+        elif trial.number < first_pass.start:  # created by a concurrent thread before the plan bound
             slot = None
             attrs = {SLOT_ATTR: NO_SLOT, SURPLUS_ATTR: True}
         else:
-            slot = self._claim(study, trial, offset)
+            slot = self._claim(study, trial, first_pass)
             attrs = slot.user_attrs() if slot is not None else {SLOT_ATTR: NO_SLOT, SURPLUS_ATTR: True}
         if self.record_heartbeat:
             attrs[HEARTBEAT_ATTR] = time.time()
@@ -278,7 +315,7 @@ class PlanSampler(BaseSampler):
         trial.user_attrs.update(attrs)  # the Trial object reads its attributes from this copy
         with self._lock:
             self._assignments[trial._trial_id] = slot
-        if slot is None and k >= self.n_slots:  # the plan is exhausted: end study.optimize loops
+        if slot is None and trial.number > first_pass.start:  # the plan is exhausted: end optimize loops
             try:
                 study.stop()
             except RuntimeError:  # not inside study.optimize (ask-and-tell): nothing to stop
@@ -356,14 +393,14 @@ class PlanSampler(BaseSampler):
             return None
         return self._plan[int(index)]
 
-    def _claim(self, study: Study, trial: FrozenTrial, offset: int) -> Slot | None:
+    def _claim(self, study: Study, trial: FrozenTrial, first_pass: FirstPass) -> Slot | None:
         """Take the lowest free slot once every lower-numbered trial has claimed or been failed."""
         deadline = time.monotonic() + CLAIM_WAIT_S
         delay = 0.005
         last_beat = time.monotonic()
         while True:
             trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-            status, unclaimed = tally(trials, offset, self.n_slots, self.max_retries, below=trial.number)
+            status, unclaimed = tally(trials, first_pass, self.n_slots, self.max_retries, below=trial.number)
             now = time.time()
             dead = [t for t in unclaimed if is_dead(t, self.grace_period_s, now)]
             if dead:
@@ -383,9 +420,9 @@ class PlanSampler(BaseSampler):
 
     def status(self, study: Study) -> PlanStatus:
         """Where the plan stands in ``study``: completed, running, free and abandoned slots."""
-        offset = self.bind(study)
+        first_pass = self.bind(study)
         trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-        status, _ = tally(trials, offset, self.n_slots, self.max_retries)
+        status, _ = tally(trials, first_pass, self.n_slots, self.max_retries)
         return status
 
     def __getstate__(self) -> dict[str, Any]:
@@ -412,3 +449,10 @@ def _same(dist: BaseDistribution, a: Any, b: Any) -> bool:
     except (ValueError, TypeError):
         return False
     return x == y or math.isclose(float(x), float(y), rel_tol=1e-12, abs_tol=0.0)
+
+
+def _segments(attrs: dict[str, Any]) -> list[list[int]]:
+    stored = attrs.get(PLAN_SEGMENTS_ATTR)
+    if stored:
+        return [list(segment) for segment in stored]
+    return [[int(attrs.get(PLAN_OFFSET_ATTR, 0)), 0, int(attrs[N_SLOTS_ATTR])]]

@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Sequence
 from typing import Any
 
+from hpablate.design import Plan, grid
 from hpablate.errors import SpaceError
-from hpablate.plan import Config, Plan, baseline_config, check_plan_size, deduplicate
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
-
-
-def grid_configs(space: SearchSpace, groups: Sequence[Sequence[str]]) -> list[Config]:
-    """The baseline, then the full factorial of each group's levels (others at baseline).
-
-    A cell equal to the baseline, or to a cell of an earlier group, is not repeated.
-    """
-    if not groups:
-        raise SpaceError("groups must hold at least one group of parameter names")
-    base = space.baseline
-    configs = [baseline_config(space)]
-    checked = [_check_group(space, group) for group in groups]
-    check_plan_size(sum(math.prod(len(space[name].levels) for name in names) for names in checked), f"the grid over {groups!r}")
-    for names in checked:
-        for values in itertools.product(*(space[name].levels for name in names)):
-            params = {**base, **dict(zip(names, values))}
-            configs.append(Config(params=params, design="grid", varied=tuple(names), level=list(values)))
-    return deduplicate(configs)
-
-
-def _check_group(space: SearchSpace, group: Sequence[str]) -> list[str]:
-    if isinstance(group, str):
-        raise SpaceError(f"a group must be a sequence of names, got the string {group!r}")
-    names = space.check_names(group)
-    if len(names) == 0 or len(set(names)) != len(names):
-        raise SpaceError(f"a group must name distinct parameters, got {list(group)!r}")
-    return list(names)
 
 
 class GridCombinationSampler(PlanSampler):
@@ -92,7 +63,7 @@ class GridCombinationSampler(PlanSampler):
         return [list(g) for g in self._groups]
 
     def _build_plan(self) -> Plan:
-        return self._replicated_plan(grid_configs(self._space, self._groups), groups=self._groups)
+        return grid(self._space, self._groups, repeats=self._repeats, seed=self._seed)
 
     def _study_attrs(self) -> dict[str, Any]:
         return {"hpablate.grid_groups": self.groups}

@@ -4,25 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hpablate.errors import SpaceError
-from hpablate.plan import Config, Plan, baseline_config, deduplicate
+from hpablate.design import Plan, one_at_a_time
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
-
-
-def one_at_a_time_configs(space: SearchSpace, params: Sequence[str] | None = None) -> list[Config]:
-    """The baseline, then every non-baseline level of each parameter with all others at baseline."""
-    names = space.names if params is None else space.check_names(params)
-    if not names:
-        raise SpaceError("params must name at least one parameter")
-    base = space.baseline
-    configs = [baseline_config(space)]
-    for name in names:
-        for level in space[name].levels:
-            if repr(level) == repr(base[name]):
-                continue
-            configs.append(Config(params={**base, name: level}, design="oat", varied=(name,), level=level))
-    return deduplicate(configs)
 
 
 class OneAtATimeSampler(PlanSampler):
@@ -77,4 +61,4 @@ class OneAtATimeSampler(PlanSampler):
         super().__init__(space, repeats=repeats, seed=seed, max_retries=max_retries)
 
     def _build_plan(self) -> Plan:
-        return self._replicated_plan(one_at_a_time_configs(self._space, self._params), params=self._params)
+        return one_at_a_time(self._space, self._params, repeats=self._repeats, seed=self._seed)

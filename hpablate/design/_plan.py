@@ -224,3 +224,9 @@ def deduplicate(configs: Sequence[Config]) -> list[Config]:
 def baseline_config(space: SearchSpace) -> Config:
     """The baseline configuration: every parameter at its baseline."""
     return Config(params=space.baseline, design="baseline")
+
+
+def replicated(space: SearchSpace, configs: Sequence[Config], design: str, repeats: int, seed: int, **options: Any) -> Plan:
+    """The same configurations in every replicate, each replicate with its own seed."""
+    seeds = replicate_seeds(seed, repeats)
+    return Plan(space, [list(configs)] * len(seeds), seeds, design, {**options, "repeats": repeats})

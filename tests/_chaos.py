@@ -321,6 +321,9 @@ class ChaosCounts:
         parent's kills (``kill_every``) together.
     pauses : dict
         SIGSTOP pauses (each longer than the grace period) by point of life.
+    paused_results_logged : int
+        Pauses that caught a worker inside an objective after which that objective still logged
+        its result (the paused worker carried on instead of dying).
     connections_dropped : int
         Database connections of the workers terminated by the parent.
     completed_once : int
@@ -331,6 +334,9 @@ class ChaosCounts:
         Slots with no COMPLETE trial.
     running_left : int
         Trials still RUNNING when the run ended (all workers gone).
+    running_unclaimed : int
+        Of those, the ones without a ``hpablate.slot`` (their worker died between Optuna's trial
+        creation and the plan sampler's record: fault point ``created``).
     hang : bool
         The run did not end by itself: the deadline passed, or nothing changed in the study (no
         new trial, no trial finished) for ``stall_s`` while workers were alive.
@@ -367,11 +373,13 @@ class ChaosCounts:
     workers_started: int = 0
     kills: dict[str, int] = field(default_factory=dict)
     pauses: dict[str, int] = field(default_factory=dict)
+    paused_results_logged: int = 0
     connections_dropped: int = 0
     completed_once: int = 0
     duplicates: int = 0
     missing: int = 0
     running_left: int = 0
+    running_unclaimed: int = 0
     hang: bool = False
     hang_reason: str = ""
     failures: dict[str, int] = field(default_factory=dict)
@@ -429,6 +437,8 @@ class _Incarnation:
     stderr_file: Any
     killed_by_parent: bool = False
     stopped_until: float | None = None
+    #: (wall time of SIGSTOP, trial number then in the objective or None) per pause.
+    paused_in: list[tuple[float, int | None]] = field(default_factory=list)
 
     def last_event(self) -> dict[str, Any] | None:
         try:
@@ -655,8 +665,11 @@ def run_chaos(
                     next_kill = next_time(kill_every, now)
                 elif now >= next_pause:
                     victim = running[int(parent_rng.integers(len(running)))]
-                    point = _point_of(victim.last_event())
+                    last = victim.last_event()
+                    point = _point_of(last)
                     victim.proc.send_signal(signal.SIGSTOP)
+                    in_objective = point == "objective" and last is not None
+                    victim.paused_in.append((time.time(), last["n"] if in_objective else None))
                     victim.stopped_until = now + float(parent_rng.uniform(*pause_s))
                     counts.pauses[point] = counts.pauses.get(point, 0) + 1
                     next_pause = next_time(pause_every, now)
@@ -713,6 +726,7 @@ def _audit(
     for t in trials:
         if t.state == TrialState.RUNNING:
             counts.running_left += 1
+            counts.running_unclaimed += int(SLOT_ATTR not in t.user_attrs)
         elif t.state == TrialState.FAIL:
             key = _reason_key(t.user_attrs.get(FAIL_REASON_ATTR))
             counts.failures[key] = counts.failures.get(key, 0) + 1
@@ -750,6 +764,14 @@ def _audit(
             died_with_it = later <= {"storing", "kill"} and inc.proc.returncode == -signal.SIGKILL
             if not died_with_it:
                 counts.results_discarded += 1
+
+    for inc in incarnations:
+        events = _read_events(inc.events)
+        for t_stop, number in inc.paused_in:
+            if number is not None and any(
+                e["e"] == "returned" and e["n"] == number and e["t"] >= t_stop for e in events
+            ):
+                counts.paused_results_logged += 1
 
     with_tb = []
     for inc in incarnations:

@@ -459,6 +459,14 @@ def _point_of(event: dict[str, Any] | None) -> str:
     return str(event["e"]) if event["e"] in LIFE_POINTS else "startup"
 
 
+def _at_points(
+    incs: Sequence[_Incarnation], points: Sequence[str] | None
+) -> list[tuple[_Incarnation, dict[str, Any] | None]]:
+    """The workers (with their last event) whose last event is at one of ``points`` (any if None)."""
+    found = [(inc, inc.last_event()) for inc in incs]
+    return [(inc, last) for inc, last in found if points is None or _point_of(last) in points]
+
+
 def _read_events(path: Path) -> list[dict[str, Any]]:
     out = []
     try:
@@ -490,6 +498,7 @@ def run_chaos(
     faults: Mapping[str, float] | None = None,
     pause_every: tuple[float, float] | None = None,
     pause_s: tuple[float, float] | None = None,
+    pause_at: Sequence[str] | None = None,
     drop_every: tuple[float, float] | None = None,
     deadline_s: float = 120.0,
     stall_s: float | None = None,
@@ -520,6 +529,10 @@ def run_chaos(
     pause_every, pause_s : (float, float) or None
         The parent SIGSTOPs a random worker every ``uniform(*pause_every)`` seconds for
         ``uniform(*pause_s)`` seconds (default 1.5–2.5 grace periods), then SIGCONTs it.
+    pause_at : sequence of str, optional
+        Pause only workers whose last event is one of these points (e.g. ``["objective"]``: the
+        pause then surely holds a trial whose heartbeat stops); when a pause is due and no worker
+        is there, the parent tries again on the next tick.
     drop_every : (float, float) or None
         The parent drops the workers' database connections (PostgreSQL, Redis) this often.
     deadline_s : float
@@ -537,7 +550,8 @@ def run_chaos(
     study_name : str, optional
         Default: a fresh unique name.
     log_dir : path, optional
-        Where event logs and worker stderr go (default: a new temporary directory, kept).
+        Where event logs and worker stderr go, in a subfolder named after the study (default: a
+        new temporary directory, kept for inspection).
     max_restarts : int, optional
         Bound on restarts (default ``50 * n_procs``): a worker that dies on start cannot loop.
 
@@ -555,7 +569,8 @@ def run_chaos(
     study_name = study_name or f"chaos-{uuid.uuid4().hex[:10]}"
     tag = f"hpchaos-{uuid.uuid4().hex[:8]}"
     worker_url = tagged_url(storage_url, tag)
-    log_path = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="hpchaos-"))
+    # One fresh folder per run: event logs are appended to, so a reused folder would mix runs.
+    log_path = (Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="hpchaos-"))) / study_name
     log_path.mkdir(parents=True, exist_ok=True)
     stall_s = stall_s if stall_s is not None else max(15.0, 10.0 * grace_period)
     pause_s = pause_s or (1.5 * grace_period, 2.5 * grace_period)
@@ -663,9 +678,8 @@ def run_chaos(
                     victim.proc.send_signal(signal.SIGKILL)
                     counts.kills[point] = counts.kills.get(point, 0) + 1
                     next_kill = next_time(kill_every, now)
-                elif now >= next_pause:
-                    victim = running[int(parent_rng.integers(len(running)))]
-                    last = victim.last_event()
+                elif now >= next_pause and (candidates := _at_points(running, pause_at)):
+                    victim, last = candidates[int(parent_rng.integers(len(candidates)))]
                     point = _point_of(last)
                     victim.proc.send_signal(signal.SIGSTOP)
                     in_objective = point == "objective" and last is not None

@@ -87,11 +87,13 @@ def test_worker_paused_past_the_grace_period_carries_on(tmp_path):
     """
     counts = _chaos.run_chaos(
         f"sqlite:///{tmp_path / 'pause.db'}",
-        2,
-        20,
+        3,
+        30,
         kill_every=None,
-        pause_every=(1.0, 2.0),
-        work_s=(0.6, 1.0),  # mostly inside the objective: pauses land there
+        pause_every=(2.0, 4.0),
+        pause_s=(4.0, 6.0),  # 3-4 grace periods: other workers surely see the trial as stale
+        pause_at=["objective"],
+        work_s=(0.3, 0.6),  # mostly inside the objective: pauses land there
         deadline_s=DEADLINE_S,
         seed=3,
         log_dir=tmp_path / "logs",

@@ -495,6 +495,7 @@ def run_chaos(
     n_slots: int = 60,
     *,
     kill_every: tuple[float, float] | None = (2.0, 4.0),
+    kill_at: Sequence[str] | None = ("created", "claimed", "objective", "returned", "storing"),
     faults: Mapping[str, float] | None = None,
     pause_every: tuple[float, float] | None = None,
     pause_s: tuple[float, float] | None = None,
@@ -524,6 +525,10 @@ def run_chaos(
         Slots wanted; rounded up to a multiple of 5 (configurations per replicate).
     kill_every : (float, float) or None
         The parent SIGKILLs a random running worker every ``uniform(lo, hi)`` seconds.
+    kill_at : sequence of str, optional
+        Only workers whose last event is at one of these points are killed by the parent (default:
+        inside a trial's life, not during the worker's start-up, where a kill tests nothing but
+        costs a restart); ``None``: any worker.
     faults : mapping, optional
         Per-trial self-kill probabilities at ``created``, ``claimed``, ``objective``, ``storing``.
     pause_every, pause_s : (float, float) or None
@@ -671,9 +676,9 @@ def run_chaos(
             # External faults, only while the plan is incomplete so that workers can drain.
             running = [inc for inc in alive.values() if inc.stopped_until is None]
             if not plan_complete and running:
-                if now >= next_kill:
-                    victim = running[int(parent_rng.integers(len(running)))]
-                    point = _point_of(victim.last_event())
+                if now >= next_kill and (candidates := _at_points(running, kill_at)):
+                    victim, last = candidates[int(parent_rng.integers(len(candidates)))]
+                    point = _point_of(last)
                     victim.killed_by_parent = True
                     victim.proc.send_signal(signal.SIGKILL)
                     counts.kills[point] = counts.kills.get(point, 0) + 1

@@ -90,7 +90,8 @@ def _work_unplanned(study: Study, objective: Objective, options: WorkerOptions, 
 
 
 def _work_on_plan(study: Study, sampler: PlanSampler, objective: Objective, options: WorkerOptions, clock: _Clock) -> None:
-    last_first_pass = sampler.bind(study).last_number
+    first_pass = sampler.bind(study)
+    last_first_pass = first_pass.last_number
     waiting = _WaitNotice()
     while not clock.expired():
         if _optuna.count_trials(study) <= last_first_pass:
@@ -109,6 +110,12 @@ def _work_on_plan(study: Study, sampler: PlanSampler, objective: Objective, opti
             run_trial(study, objective, options)
             clock.trials += 1
         elif status.running:
+            waiting.say(running, options)
+            time.sleep(options.poll_interval)
+        elif options.heartbeat_interval is not None and any(t.number >= first_pass.start for t in running):
+            # Every slot is done, but a trial of the plan holds no slot yet: a live worker's claim
+            # (it ends as surplus in moments) or a dead worker's (failed once its grace is over).
+            # Leave no RUNNING trial behind.
             waiting.say(running, options)
             time.sleep(options.poll_interval)
         else:

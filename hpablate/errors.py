@@ -48,3 +48,11 @@ class StudyFileError(HpablateError):
 
 class ObjectiveError(HpablateError):
     """The objective returned an invalid value (NaN, inf, wrong number of values)."""
+
+
+class RecordError(HpablateError, ValueError):
+    """A study's or trial's stored ``hpablate.*`` record is present but cannot be read."""
+
+
+class UsageError(HpablateError, ValueError):
+    """A command-line option or argument has a bad value (the CLI exits with code 2)."""

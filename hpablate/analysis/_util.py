@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpablate.record import PREFIX as RECORD_PREFIX
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -186,7 +188,7 @@ def per_class_metrics(trials: pd.DataFrame, attr_prefix: str = "user_attrs_") ->
         if not c.startswith(attr_prefix):
             continue
         key = c[len(attr_prefix):]
-        if key.startswith("hpablate."):
+        if key.startswith(RECORD_PREFIX):
             continue
         s = trials[c]
         if "class" in key and s.map(lambda v: isinstance(v, dict)).any():

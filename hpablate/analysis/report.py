@@ -23,6 +23,7 @@ from hpablate.analysis import structural as _struct
 from hpablate.analysis._util import ParamSpec, fmt_value, parse_space, per_class_metrics, to_builtin
 from hpablate.analysis.load import ATTR_PREFIX, PARAM_PREFIX, StudyData
 from hpablate.errors import HpablateError, NoTrialsError
+from hpablate.record import STEP_ATTR, TRAJECTORY_ATTR, read_study_record
 
 PLAN_DESIGNS = ("baseline", "oat", "grid", "structural", "morris")
 
@@ -231,9 +232,9 @@ def analyze_data(
     y = comp[ycol].to_numpy(dtype=float)
     names = [n for n in data.distributions]
     params = pd.DataFrame({n: comp[PARAM_PREFIX + n] for n in names}, index=comp.index)
-    specs = parse_space(data.user_attrs.get("hpablate.space"))
-    design = data.user_attrs.get("hpablate.design")
-    design = str(design) if design is not None else None
+    record = read_study_record(data.user_attrs)
+    specs = parse_space(record.space.to_dict()) if record.space is not None else None
+    design = record.design
     if data.n_objectives > 1:
         notes.append(f"Multi-objective study: this report analyses objective {objective} ({direction}) alone; "
                      f"run it again with objective=0..{data.n_objectives - 1} for the others.")
@@ -324,14 +325,14 @@ def analyze_data(
         timings["ped_anova"] = time.perf_counter() - t
 
     morris = pd.DataFrame()
-    traj = ATTR_PREFIX + "hpablate.trajectory"
+    traj = ATTR_PREFIX + TRAJECTORY_ATTR
     if traj in comp.columns and comp[traj].notna().any():
         t = time.perf_counter()
         mspecs = specs or _specs_from_distributions(data.distributions)
         sub = comp[comp[traj].notna()]
         mdf = pd.DataFrame({n: sub[PARAM_PREFIX + n] for n in names})
         mdf["__traj__"] = sub[traj].astype(int).to_numpy()
-        mdf["__step__"] = sub[ATTR_PREFIX + "hpablate.step"].astype(int).to_numpy()
+        mdf["__step__"] = sub[ATTR_PREFIX + STEP_ATTR].astype(int).to_numpy()
         mdf["__y__"] = sub[ycol].to_numpy(float)
         unit = {s.name: s.to_unit for s in mspecs if s.name in names}
         ee = _imp.morris_elementary_effects(mdf, unit, "__y__", "__traj__", "__step__")
@@ -354,7 +355,7 @@ def analyze_data(
 
     # ---- interactions
     t = time.perf_counter()
-    groups = data.user_attrs.get("hpablate.grid_groups")
+    groups = record.grid_groups
     interactions = pd.DataFrame(columns=_inter.ANOVA_COLUMNS)
     tables: dict[str, pd.DataFrame] = {}
     marginals: dict[str, pd.DataFrame] = {}

@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpablate.analysis._util import matches, parse_space, value_key
 from hpablate.analysis.effects import oat_effects
 from hpablate.analysis.importance import fanova_importances, morris_elementary_effects, morris_indices
+from hpablate.record import STEP_ATTR, TRAJECTORY_ATTR
 from hpablate.space import SearchSpace
 
 
@@ -35,8 +36,8 @@ def trials_frame(trials: Sequence[FrozenTrial], names: Sequence[str]) -> pd.Data
             continue
         row: dict[str, Any] = {n: t.params[n] for n in names}
         row["value"] = float(t.values[0])
-        row["trajectory"] = t.user_attrs.get("hpablate.trajectory")
-        row["step"] = t.user_attrs.get("hpablate.step")
+        row["trajectory"] = t.user_attrs.get(TRAJECTORY_ATTR)
+        row["step"] = t.user_attrs.get(STEP_ATTR)
         rows.append(row)
     return pd.DataFrame(rows, columns=[*names, "value", "trajectory", "step"])
 

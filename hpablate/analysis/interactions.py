@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpablate.analysis._util import ParamSpec, fmt_value, matches, mean_ci
+from hpablate.analysis._util import fmt_value, matches, mean_ci
+from hpablate.space import SearchSpace
 
 _Y = "__hpablate_objective__"  # column of the objective (never a parameter name)
 
@@ -149,7 +150,7 @@ def _labels(col: pd.Series, absent: str | None = None) -> pd.Series:
 def grid_interactions(
     params: pd.DataFrame,
     y: np.ndarray,
-    specs: Sequence[ParamSpec],
+    space: SearchSpace,
     groups: Sequence[Sequence[str]],
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Mean tables and two-way ANOVAs for the pairs of every grid group.
@@ -161,8 +162,8 @@ def grid_interactions(
         ``"a × b"`` (rows: levels of ``a``; columns: levels of ``b``; values: mean objective).
     """
     y = np.asarray(y, dtype=float)
-    names = [s.name for s in specs if s.name in params.columns]
-    eq = {s.name: matches(params[s.name], s.baseline) for s in specs if s.name in params.columns}
+    names = [s.name for s in space if s.name in params.columns]
+    eq = {s.name: matches(params[s.name], s.baseline) for s in space if s.name in params.columns}
     frames, tables = [], {}
     for group in groups:
         group = [g for g in group if g in params.columns]

@@ -20,10 +20,11 @@ from hpablate.analysis import effects as _effects
 from hpablate.analysis import importance as _imp
 from hpablate.analysis import interactions as _inter
 from hpablate.analysis import structural as _struct
-from hpablate.analysis._util import ParamSpec, fmt_value, parse_space, per_class_metrics, to_builtin
+from hpablate.analysis._util import fmt_value, per_class_metrics, to_builtin
 from hpablate.analysis.load import ATTR_PREFIX, PARAM_PREFIX, StudyData
 from hpablate.errors import HpablateError, NoTrialsError
-from hpablate.record import STEP_ATTR, TRAJECTORY_ATTR, read_study_record
+from hpablate.space import SearchSpace
+from hpablate.record import TRAJECTORY_ATTR, read_study_record, trial_record_frame
 
 PLAN_DESIGNS = ("baseline", "oat", "grid", "structural", "morris")
 
@@ -233,7 +234,7 @@ def analyze_data(
     names = [n for n in data.distributions]
     params = pd.DataFrame({n: comp[PARAM_PREFIX + n] for n in names}, index=comp.index)
     record = read_study_record(data.user_attrs)
-    specs = parse_space(record.space.to_dict()) if record.space is not None else None
+    space = record.space
     design = record.design
     if data.n_objectives > 1:
         notes.append(f"Multi-objective study: this report analyses objective {objective} ({direction}) alone; "
@@ -248,16 +249,15 @@ def analyze_data(
     structural = pd.DataFrame(columns=_struct.COLUMNS)
     per_class = pd.DataFrame(columns=_struct.CLASS_COLUMNS)
     log_params: list[str] = []
-    if specs is None:
+    if space is None:
         notes.append("No hpablate search space is stored in this study (plain Optuna): one-at-a-time effects "
                      "and structural contributions need an hpablate baseline (create the study with "
                      "hpablate.create_study and a plan sampler). Reported instead: importances and "
                      "marginal/pairwise tables binned from the trials.")
     else:
-        specs = [s for s in specs if s.name in params.columns]
-        log_params = [s.name for s in specs if s.log]
+        log_params = [s.name for s in space if s.name in params.columns and getattr(s, "log", False)]
         t = time.perf_counter()
-        effects = _effects.oat_effects(params, y, specs, maximize=maximize, alpha=alpha)
+        effects = _effects.oat_effects(params, y, space, maximize=maximize, alpha=alpha)
         timings["effects"] = time.perf_counter() - t
         if (~effects["is_baseline"]).sum() == 0:
             notes.append("No trial differs from the baseline in exactly one parameter: no one-at-a-time effects "
@@ -271,11 +271,11 @@ def analyze_data(
                          "(GridCombinationSampler) for pairs or Morris screening (MorrisSampler) for "
                          "effects across the space. significant = Holm-corrected Welch p < "
                          f"{alpha} over the {int((~effects['is_baseline']).sum())} levels.")
-        if _struct.components(specs):
+        if _struct.components(space):
             t = time.perf_counter()
             pcm = per_class_metrics(comp)
             structural, per_class = _struct.structural_contributions(
-                params, y, specs, maximize=maximize, per_class=pcm if pcm.shape[1] else None, alpha=alpha
+                params, y, space, maximize=maximize, per_class=pcm if pcm.shape[1] else None, alpha=alpha
             )
             timings["structural"] = time.perf_counter() - t
             if structural.empty:
@@ -328,14 +328,15 @@ def analyze_data(
     traj = ATTR_PREFIX + TRAJECTORY_ATTR
     if traj in comp.columns and comp[traj].notna().any():
         t = time.perf_counter()
-        mspecs = specs or _specs_from_distributions(data.distributions)
+        mspace = space or SearchSpace.from_distributions(data.distributions)
         sub = comp[comp[traj].notna()]
         mdf = pd.DataFrame({n: sub[PARAM_PREFIX + n] for n in names})
-        mdf["__traj__"] = sub[traj].astype(int).to_numpy()
-        mdf["__step__"] = sub[ATTR_PREFIX + STEP_ATTR].astype(int).to_numpy()
-        mdf["__y__"] = sub[ycol].to_numpy(float)
-        unit = {s.name: s.to_unit for s in mspecs if s.name in names}
-        ee = _imp.morris_elementary_effects(mdf, unit, "__y__", "__traj__", "__step__")
+        rec = trial_record_frame(lambda key: sub[ATTR_PREFIX + key] if ATTR_PREFIX + key in sub else None, sub.index)
+        mdf["trajectory"] = rec["trajectory"].astype(int).to_numpy()
+        mdf["step"] = rec["step"].astype(int).to_numpy()
+        mdf["value"] = sub[ycol].to_numpy(float)
+        unit = {s.name: s.to_unit for s in mspace if s.name in names}
+        ee = _imp.morris_elementary_effects(mdf, unit, "value", "trajectory", "step")
         if len(ee):
             morris = _imp.morris_indices(ee, list(unit), seed=seed)
             importances.append(pd.DataFrame({
@@ -359,8 +360,8 @@ def analyze_data(
     interactions = pd.DataFrame(columns=_inter.ANOVA_COLUMNS)
     tables: dict[str, pd.DataFrame] = {}
     marginals: dict[str, pd.DataFrame] = {}
-    if groups and specs:
-        interactions, tables = _inter.grid_interactions(params, y, specs, [list(g) for g in groups])
+    if groups and space is not None:
+        interactions, tables = _inter.grid_interactions(params, y, space, [list(g) for g in groups])
         if interactions["p_value"].isna().all():
             notes.append("Grid ANOVA has no residual degrees of freedom (one trial per cell): run repeats >= 2 "
                          "to test interactions.")
@@ -384,7 +385,7 @@ def analyze_data(
         structural=structural, structural_per_class=per_class, importances=imp_table, morris=morris,
         summary=summary, notes=notes, params=names, log_params=log_params, timings=timings,
     )
-    summary.extend(_summarize(report, specs, alpha))
+    summary.extend(_summarize(report, alpha))
     timings["total"] = time.perf_counter() - t0
     return report
 
@@ -394,18 +395,6 @@ def _absent(col: pd.Series) -> np.ndarray:
     if col.dtype == object:
         return np.fromiter((isinstance(v, float) and v != v for v in col.to_numpy()), dtype=bool, count=len(col))
     return col.isna().to_numpy()
-
-
-def _specs_from_distributions(distributions: dict[str, Any]) -> list[ParamSpec]:
-    from optuna.distributions import CategoricalDistribution
-
-    out = []
-    for n, d in distributions.items():
-        if isinstance(d, CategoricalDistribution):
-            out.append(ParamSpec(n, "categorical", None, (), choices=tuple(d.choices)))
-        else:
-            out.append(ParamSpec(n, "float", None, (), low=d.low, high=d.high, log=d.log))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +422,7 @@ def _signed(x: float) -> str:
     return s if s.startswith("−") or s == "n/a" else "+" + s
 
 
-def _summarize(r: AnalysisReport, specs: list[ParamSpec] | None, alpha: float = 0.05) -> list[str]:
+def _summarize(r: AnalysisReport, alpha: float = 0.05) -> list[str]:
     out = []
     e = r.effects
     if len(e) and (~e["is_baseline"]).any():

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hpablate.analysis._util import ParamSpec, matches, mean_ci, welch
+from hpablate.analysis._util import matches, mean_ci, welch
+from hpablate.space import Component, Parameter, SearchSpace
 
 COLUMNS = [
     "component", "mode", "reference", "n_reference", "reference_mean", "ablated", "n", "mean",
@@ -28,16 +29,16 @@ CLASS_COLUMNS = [
 ]
 
 
-def _masks(params: pd.DataFrame, specs: Sequence[ParamSpec]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    base = {s.name: matches(params[s.name], s.baseline) for s in specs}
-    off = {s.name: matches(params[s.name], s.off) for s in specs if s.kind == "component"}
+def _masks(params: pd.DataFrame, present: Sequence[Parameter]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    base = {s.name: matches(params[s.name], s.baseline) for s in present}
+    off = {s.name: matches(params[s.name], s.off) for s in present if isinstance(s, Component)}
     return base, off
 
 
 def structural_contributions(
     params: pd.DataFrame,
     y: np.ndarray,
-    specs: Sequence[ParamSpec],
+    space: SearchSpace,
     *,
     maximize: bool = True,
     per_class: pd.DataFrame | None = None,
@@ -52,8 +53,8 @@ def structural_contributions(
         Parameter values of completed trials (plain names).
     y : array
         Objective values, same rows.
-    specs : sequence of ParamSpec
-        The stored space; components are the ``kind == "component"`` parameters.
+    space : SearchSpace
+        The stored space; components are its :class:`~hpablate.Component` parameters.
     maximize : bool
         Direction, for ``benefit``.
     per_class : DataFrame, optional
@@ -66,23 +67,23 @@ def structural_contributions(
 
     Examples
     --------
-    >>> specs = [ParamSpec("dropout", "component", True, (True, False), choices=(True, False), off=False)]
+    >>> import hpablate as hp
     >>> df = pd.DataFrame({"dropout": [True] * 3 + [False] * 3})
-    >>> c, _ = structural_contributions(df, np.array([.9, .91, .89, .8, .81, .79]), specs)
+    >>> c, _ = structural_contributions(df, np.array([.9, .91, .89, .8, .81, .79]), hp.SearchSpace(hp.Component("dropout")))
     >>> round(float(c.contribution[0]), 6)
     0.1
     """
     from statsmodels.stats.multitest import multipletests
 
     y = np.asarray(y, dtype=float)
-    specs = [s for s in specs if s.name in params.columns]
-    comps = [s for s in specs if s.kind == "component"]
+    present = [s for s in space if s.name in params.columns]
+    comps = [s for s in present if isinstance(s, Component)]
     if not comps:
         return pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=CLASS_COLUMNS)
-    base, off = _masks(params, specs)
+    base, off = _masks(params, present)
     others = np.ones(len(params), dtype=bool)  # non-component parameters at baseline
-    for s in specs:
-        if s.kind != "component":
+    for s in present:
+        if not isinstance(s, Component):
             others &= base[s.name]
     all_base = others.copy()
     all_off = others.copy()
@@ -141,7 +142,7 @@ def structural_contributions(
     return out, cls_out
 
 
-def components(specs: Sequence[ParamSpec] | None) -> list[str]:
+def components(space: SearchSpace | None) -> list[str]:
     """Names of the component parameters of a stored space."""
-    return [s.name for s in specs or [] if s.kind == "component"]
+    return [c.name for c in space.components] if space is not None else []
 

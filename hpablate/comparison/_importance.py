@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from hpablate.analysis._util import matches, parse_space, value_key
+from hpablate.analysis._util import matches
 from hpablate.analysis.effects import oat_effects
 from hpablate.analysis.importance import fanova_importances, morris_elementary_effects, morris_indices
 from hpablate.record import STEP_ATTR, TRAJECTORY_ATTR
-from hpablate.space import SearchSpace
+from hpablate.space import SearchSpace, value_key
 
 
 def trials_frame(trials: Sequence[FrozenTrial], names: Sequence[str]) -> pd.DataFrame:
@@ -79,8 +79,7 @@ def importances(method: str, df: pd.DataFrame, space: SearchSpace, *, groups: li
 
 def oat_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
     """Largest ``|delta|`` of each parameter's one-at-a-time levels vs the baseline."""
-    specs = parse_space(space.to_json())
-    eff = oat_effects(df[space.names], df["value"].to_numpy(), specs)
+    eff = oat_effects(df[space.names], df["value"].to_numpy(), space)
     out = {n: math.nan for n in space.names}
     tiny = _round_off(df["value"])
     if len(eff):

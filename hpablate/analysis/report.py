@@ -332,11 +332,12 @@ def analyze_data(
         sub = comp[comp[traj].notna()]
         mdf = pd.DataFrame({n: sub[PARAM_PREFIX + n] for n in names})
         rec = trial_record_frame(lambda key: sub[ATTR_PREFIX + key] if ATTR_PREFIX + key in sub else None, sub.index)
+        mdf["replicate"] = rec["replicate"].fillna(0).astype(int).to_numpy()
         mdf["trajectory"] = rec["trajectory"].astype(int).to_numpy()
         mdf["step"] = rec["step"].astype(int).to_numpy()
         mdf["value"] = sub[ycol].to_numpy(float)
         unit = {s.name: s.to_unit for s in mspace if s.name in names}
-        ee = _imp.morris_elementary_effects(mdf, unit, "value", "trajectory", "step")
+        ee = _imp.morris_elementary_effects(mdf, unit)
         if len(ee):
             morris = _imp.morris_indices(ee, list(unit), seed=seed)
             importances.append(pd.DataFrame({

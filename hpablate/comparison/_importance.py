@@ -24,22 +24,23 @@ from optuna.trial import FrozenTrial, TrialState
 from hpablate.analysis._util import matches
 from hpablate.analysis.effects import oat_effects
 from hpablate.analysis.importance import fanova_importances, morris_elementary_effects, morris_indices
-from hpablate.record import STEP_ATTR, TRAJECTORY_ATTR
+from hpablate.record import REPLICATE_ATTR, STEP_ATTR, TRAJECTORY_ATTR
 from hpablate.space import SearchSpace, value_key
 
 
 def trials_frame(trials: Sequence[FrozenTrial], names: Sequence[str]) -> pd.DataFrame:
-    """COMPLETE trials as a table: parameter columns, ``value``, ``trajectory``, ``step``."""
+    """COMPLETE trials as a table: parameter columns, ``value``, ``replicate``, ``trajectory``, ``step``."""
     rows = []
     for t in trials:
         if t.state != TrialState.COMPLETE or t.values is None or not all(n in t.params for n in names):
             continue
         row: dict[str, Any] = {n: t.params[n] for n in names}
         row["value"] = float(t.values[0])
+        row["replicate"] = t.user_attrs.get(REPLICATE_ATTR)
         row["trajectory"] = t.user_attrs.get(TRAJECTORY_ATTR)
         row["step"] = t.user_attrs.get(STEP_ATTR)
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*names, "value", "trajectory", "step"])
+    return pd.DataFrame(rows, columns=[*names, "value", "replicate", "trajectory", "step"])
 
 
 def compute_seconds(trials: Sequence[FrozenTrial]) -> float:
@@ -104,6 +105,7 @@ def morris_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
     traj = df[df["trajectory"].notna()].copy()
     if traj.empty:
         return {n: math.nan for n in names}
+    traj["replicate"] = traj["replicate"].fillna(0).astype(int)
     traj["trajectory"] = traj["trajectory"].astype(int)
     traj["step"] = traj["step"].astype(int)
     unit = {n: (lambda v, n=n: space.to_unit(n, v)) for n in names}

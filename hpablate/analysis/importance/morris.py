@@ -12,7 +12,10 @@ MORRIS_ESTIMAND = "mean |elementary effect| (screening proxy for total order)"
 
 
 def morris_elementary_effects(
-    trials: pd.DataFrame, unit: dict[str, Any], y_col: str = "value", traj_col: str = "trajectory",
+    trials: pd.DataFrame,
+    unit: dict[str, Any],
+    y_col: str = "value",
+    traj_cols: Sequence[str] = ("replicate", "trajectory"),
     step_col: str = "step",
 ) -> pd.DataFrame:
     """Elementary effects of Morris trajectories.
@@ -20,28 +23,40 @@ def morris_elementary_effects(
     Parameters
     ----------
     trials : DataFrame
-        Complete trials with columns ``trajectory``, ``step``, ``y_col`` and one column per
-        parameter (plain names, external values).
+        Complete trials with the ``traj_cols``, ``step_col`` and ``y_col`` columns and one column
+        per parameter (plain names, external values).
     unit : dict
         Parameter name to a function mapping external values to [0, 1] (the space's unit scale).
-    y_col, traj_col, step_col : str
-        Objective, trajectory and step columns. Replicates at one (trajectory, step) are
-        averaged first.
+    y_col, step_col : str
+        Objective and step columns.
+    traj_cols : sequence of str
+        The columns that identify one trajectory. A Morris plan draws new trajectories in every
+        replicate and numbers them from 0 in each, so a trajectory is a (replicate, trajectory)
+        pair; trials at one (trajectory, step) are averaged (a point run twice).
 
     Returns
     -------
     DataFrame
-        One row per elementary effect: ``trajectory, step, param, delta, ee``
-        (``ee = (y(step) - y(step-1)) / delta`` in unit scale).
+        One row per elementary effect: ``trajectory`` (its position among the trajectories),
+        ``step, param, delta, ee`` (``ee = (y(step) - y(step-1)) / delta`` in unit scale).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"replicate": [0, 0, 1, 1], "trajectory": [0, 0, 0, 0], "step": [0, 1, 0, 1],
+    ...                   "x": [0.0, 0.5, 1.0, 0.5], "value": [1.0, 2.0, 0.0, 1.0]})
+    >>> morris_elementary_effects(t, {"x": float})[["trajectory", "param", "ee"]].values.tolist()
+    [[0, 'x', 2.0], [1, 'x', -2.0]]
     """
     names = list(unit)
-    g = trials.groupby([traj_col, step_col], sort=True)
+    keys = [*traj_cols, step_col]
+    g = trials.groupby(keys, sort=True)
     ymean = g[y_col].mean()
     first = g[names].first()
     u = pd.DataFrame({n: [float(unit[n](v)) for v in first[n]] for n in names}, index=first.index)
     rows = []
-    for traj, sub in u.groupby(level=0, sort=True):
-        steps = sub.index.get_level_values(1).to_numpy()
+    levels = list(range(len(traj_cols)))
+    for t, (_, sub) in enumerate(u.groupby(level=levels, sort=True)):
+        steps = sub.index.get_level_values(-1).to_numpy()
         U = sub.to_numpy()
         Y = ymean.loc[sub.index].to_numpy()
         for k in range(1, len(steps)):
@@ -50,7 +65,7 @@ def morris_elementary_effects(
             if len(changed) != 1:
                 continue  # not a one-factor move (missing point of the trajectory)
             j = changed[0]
-            rows.append({"trajectory": int(traj), "step": int(steps[k]), "param": names[j],
+            rows.append({"trajectory": t, "step": int(steps[k]), "param": names[j],
                          "delta": float(diff[j]), "ee": float((Y[k] - Y[k - 1]) / diff[j])})
     return pd.DataFrame(rows, columns=["trajectory", "step", "param", "delta", "ee"])
 

@@ -154,7 +154,7 @@ def render_html(r: AnalysisReport) -> str:
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
-    from hpablate.analysis.report import _counts_text, _fmt_pivot, html_table
+    from hpablate.analysis.report import _fmt_pivot, counts_text, html_table
 
     esc = html.escape
     parts = [
@@ -162,7 +162,7 @@ def render_html(r: AnalysisReport) -> str:
         f"<title>hpablate analysis: {esc(r.study_name)}</title><style>{_CSS}</style>",
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
         f"<h1>Analysis of study “{esc(r.study_name)}” — objective {r.objective} ({esc(r.direction)})</h1>",
-        f"<p>Design: {esc(r.design or 'plain Optuna study')}. Trials: {esc(_counts_text(r.counts))}.</p>",
+        f"<p>Design: {esc(r.design or 'plain Optuna study')}. Trials: {esc(counts_text(r.counts))}.</p>",
     ]
     if r.summary:
         parts.append("<div class='summary'><ul>" + "".join(f"<li>{esc(s)}</li>" for s in r.summary) + "</ul></div>")

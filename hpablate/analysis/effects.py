@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpablate.analysis import _notes
+from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
+from hpablate.analysis._result import Result
 from hpablate.analysis._util import matches, mean_ci, welch
 from hpablate.space import Parameter, SearchSpace, value_key
 
@@ -28,6 +31,27 @@ COLUMNS = [
     "param", "level", "is_baseline", "n", "mean", "std", "baseline_n", "baseline_mean", "baseline_std",
     "delta", "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "cohen_d", "improvement", "significant",
 ]
+
+
+def analyze_effects(inp: AnalysisInput, *, alpha: float = 0.05) -> Result:
+    """One-at-a-time effects of a study against its stored baseline (:func:`oat_effects`).
+
+    Returns
+    -------
+    Result
+        Table ``effects`` (empty, with a note saying why, for a study without a stored space).
+    """
+    if inp.space is None:
+        return Result({"effects": pd.DataFrame(columns=COLUMNS)}, [_notes.NO_SPACE])
+    effects = oat_effects(inp.params, inp.y, inp.space, direction=inp.direction, alpha=alpha)
+    moved = int((~effects["is_baseline"]).sum())
+    if moved == 0:
+        note = _notes.NO_OAT_TRIALS
+    elif effects.attrs.get("baseline_n", 0) < 2:
+        note = _notes.ONE_BASELINE
+    else:
+        note = _notes.oat_local(alpha, moved)
+    return Result({"effects": effects}, [note])
 
 
 def baseline_masks(params: pd.DataFrame, present: Sequence[Parameter]) -> dict[str, np.ndarray]:
@@ -40,7 +64,7 @@ def oat_effects(
     y: np.ndarray,
     space: SearchSpace,
     *,
-    maximize: bool = False,
+    direction: str = MINIMIZE,
     alpha: float = 0.05,
     conf: float = 0.95,
 ) -> pd.DataFrame:
@@ -54,7 +78,7 @@ def oat_effects(
         Objective values of the same rows (finite).
     space : SearchSpace
         The stored space (gives the baseline and the order of levels).
-    maximize : bool
+    direction : {"minimize", "maximize"}
         Direction of the objective: ``improvement = delta`` when maximising, ``-delta`` otherwise.
     alpha : float
         Level of the ``significant`` flag, applied to the Holm-corrected p-value (family-wise
@@ -90,7 +114,7 @@ def oat_effects(
     base = y[off == 0]
     bm, bsd, _, _ = mean_ci(base)
     rows: list[dict[str, Any]] = []
-    sign = 1.0 if maximize else -1.0
+    sign = 1.0 if direction == MAXIMIZE else -1.0
     for s in present:
         sel = (off == 1) & ~eq[s.name]
         col = params[s.name].to_numpy()

@@ -16,7 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hpablate.analysis._util import matches, mean_ci, welch
+from hpablate.analysis import _notes
+from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
+from hpablate.analysis._result import Result
+from hpablate.analysis._util import matches, mean_ci, per_class_metrics, welch
 from hpablate.space import Component, Parameter, SearchSpace
 
 COLUMNS = [
@@ -27,6 +30,24 @@ CLASS_COLUMNS = [
     "component", "mode", "metric", "class", "n_reference", "reference_mean", "n", "mean", "drop",
     "ci_low", "ci_high", "p_value", "p_holm", "significant",
 ]
+
+
+def analyze_structural(inp: AnalysisInput, *, alpha: float = 0.05) -> Result:
+    """Component contributions of a study's stored space (:func:`structural_contributions`).
+
+    Returns
+    -------
+    Result
+        Tables ``structural`` and ``structural_per_class`` (empty when the space has no component).
+    """
+    if not components(inp.space):
+        return Result({"structural": pd.DataFrame(columns=COLUMNS),
+                       "structural_per_class": pd.DataFrame(columns=CLASS_COLUMNS)})
+    pcm = per_class_metrics(inp.trials)
+    structural, per_class = structural_contributions(inp.params, inp.y, inp.space, direction=inp.direction,
+                                                     per_class=pcm if pcm.shape[1] else None, alpha=alpha)
+    return Result({"structural": structural, "structural_per_class": per_class},
+                  [_notes.NO_REMOVAL] if structural.empty else [])
 
 
 def _masks(params: pd.DataFrame, present: Sequence[Parameter]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -40,7 +61,7 @@ def structural_contributions(
     y: np.ndarray,
     space: SearchSpace,
     *,
-    maximize: bool = True,
+    direction: str = MINIMIZE,
     per_class: pd.DataFrame | None = None,
     alpha: float = 0.05,
     conf: float = 0.95,
@@ -55,8 +76,8 @@ def structural_contributions(
         Objective values, same rows.
     space : SearchSpace
         The stored space; components are its :class:`~hpablate.Component` parameters.
-    maximize : bool
-        Direction, for ``benefit``.
+    direction : {"minimize", "maximize"}
+        Direction of the objective, for ``benefit``.
     per_class : DataFrame, optional
         Per-class metrics aligned with ``params`` (columns ``(metric, class)``).
 
@@ -90,7 +111,7 @@ def structural_contributions(
     for c in comps:
         all_base &= base[c.name]
         all_off &= off[c.name]
-    sign = 1.0 if maximize else -1.0
+    sign = 1.0 if direction == MAXIMIZE else -1.0
     rows, class_rows = [], []
     for c in comps:
         rest_base = others.copy()

@@ -23,12 +23,18 @@ of a parameter set is evaluated on the grid of the tree's split points with an N
 from __future__ import annotations
 
 from hpablate.analysis.importance._encode import Encoded, encode
-from hpablate.analysis.importance.fanova import FANOVA_MARGINAL, FANOVA_PAIRWISE, fanova_importances
+from hpablate.analysis.importance.fanova import (
+    FANOVA_MARGINAL,
+    FANOVA_PAIRWISE,
+    IMPORTANCE_COLUMNS,
+    analyze_fanova,
+    fanova_importances,
+)
 from hpablate.analysis.importance.fanova import fanova  # noqa: E402 - the function, not the module
-from hpablate.analysis.importance.morris import MORRIS_ESTIMAND, morris_elementary_effects, morris_indices
-from hpablate.analysis.importance.ped_anova import PED_ANOVA_ESTIMAND, ped_anova_importances
+from hpablate.analysis.importance.morris import MORRIS_ESTIMAND, analyze_morris, morris_elementary_effects, morris_indices
+from hpablate.analysis.importance.ped_anova import PED_ANOVA_ESTIMAND, analyze_ped_anova, ped_anova_importances
 
 __all__ = [
-    "Encoded", "FANOVA_MARGINAL", "FANOVA_PAIRWISE", "MORRIS_ESTIMAND", "PED_ANOVA_ESTIMAND", "encode", "fanova",
+    "IMPORTANCE_COLUMNS", "analyze_fanova", "analyze_morris", "analyze_ped_anova", "Encoded", "FANOVA_MARGINAL", "FANOVA_PAIRWISE", "MORRIS_ESTIMAND", "PED_ANOVA_ESTIMAND", "encode", "fanova",
     "fanova_importances", "morris_elementary_effects", "morris_indices", "ped_anova_importances",
 ]

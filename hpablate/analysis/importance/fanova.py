@@ -17,10 +17,57 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpablate.analysis import _notes
+from hpablate.analysis._input import AnalysisInput
+from hpablate.analysis._result import Result
 from hpablate.analysis.importance._encode import encode
 
 FANOVA_MARGINAL = "first-order (main effect) variance fraction"
 FANOVA_PAIRWISE = "second-order (interaction) variance fraction"
+IMPORTANCE_COLUMNS = ["method", "kind", "param", "param_a", "param_b", "importance", "std", "q10", "q90", "n_trees",
+                      "n_trials", "estimand"]
+#: Designs whose trials stay near the baseline: a forest fitted on them extrapolates.
+_LOCAL_DESIGNS = ("oat", "structural", "baseline")
+
+
+def analyze_fanova(
+    inp: AnalysisInput,
+    *,
+    n_trees: int = 64,
+    seed: int | None = 0,
+    encoding: str = "hpablate",
+    pair_cell_budget: float | None = 3e7,
+) -> Result:
+    """fANOVA marginal and pairwise importances of a study's parameters present in every trial.
+
+    Returns
+    -------
+    Result
+        Table ``importances`` (:data:`IMPORTANCE_COLUMNS`; empty when there is too little to fit).
+    """
+    names = inp.names
+    full = [n for n in names if not _absent(inp.params[n]).any()]
+    notes = [_notes.conditional([n for n in names if n not in full], len(full))] if len(full) < len(names) else []
+    varying = [n for n in full if not inp.distributions[n].single() and inp.params[n].nunique() > 1]
+    if not varying or len(inp.y) < 4 or np.ptp(inp.y) == 0:
+        return Result({"importances": pd.DataFrame(columns=IMPORTANCE_COLUMNS)}, notes + [_notes.FANOVA_NEEDS])
+    try:
+        table = fanova_importances(inp.params[full], inp.y, {n: inp.distributions[n] for n in full},
+                                   pairwise=True, encoding=encoding, n_trees=n_trees, seed=seed,
+                                   pair_cell_budget=pair_cell_budget)
+    except ValueError as exc:
+        table = pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+        notes.append(f"fANOVA not computed: {exc}")
+    if inp.design in _LOCAL_DESIGNS:
+        notes.append(_notes.fanova_near_baseline(inp.design))
+    return Result({"importances": table}, notes + [_notes.FANOVA_READING])
+
+
+def _absent(col: pd.Series) -> np.ndarray:
+    """Rows where a (conditional) parameter was not suggested: NaN, while ``None`` is a value."""
+    if col.dtype == object:
+        return np.fromiter((isinstance(v, float) and v != v for v in col.to_numpy()), dtype=bool, count=len(col))
+    return col.isna().to_numpy()
 
 
 @dataclass

@@ -8,7 +8,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpablate.analysis import _notes
+from hpablate.analysis._input import AnalysisInput
+from hpablate.analysis._result import Result
+
 MORRIS_ESTIMAND = "mean |elementary effect| (screening proxy for total order)"
+
+
+def analyze_morris(inp: AnalysisInput, *, seed: int | None = 0) -> Result:
+    """Morris indices from the trajectories the trial record names (replicate, trajectory, step).
+
+    Returns
+    -------
+    Result
+        Tables ``morris`` (mu, mu*, sigma, CI of mu*) and ``importances`` (mu* rows); nothing for
+        a study without Morris trajectories.
+    """
+    rec = inp.record
+    on = rec["trajectory"].notna().to_numpy()
+    if not on.any():
+        return Result()
+    frame = inp.params.loc[on].copy()
+    frame["replicate"] = rec.loc[on, "replicate"].fillna(0).astype(int).to_numpy()
+    frame["trajectory"] = rec.loc[on, "trajectory"].astype(int).to_numpy()
+    frame["step"] = rec.loc[on, "step"].astype(int).to_numpy()
+    frame["value"] = inp.y[on]
+    space = inp.analysis_space
+    unit = {p.name: p.to_unit for p in space if p.name in inp.params.columns}
+    ee = morris_elementary_effects(frame, unit)
+    if not len(ee):
+        return Result()
+    morris = morris_indices(ee, list(unit), seed=seed)
+    importances = pd.DataFrame({
+        "method": "Morris (elementary effects)", "kind": "marginal", "param": morris["param"],
+        "param_a": morris["param"], "param_b": None, "importance": morris["mu_star"], "std": morris["sigma"],
+        "q10": morris["mu_star_lo"], "q90": morris["mu_star_hi"], "n_trees": 0, "n_trials": int(on.sum()),
+        "estimand": MORRIS_ESTIMAND,
+    })
+    return Result({"morris": morris, "importances": importances}, [_notes.MORRIS_READING])
 
 
 def morris_elementary_effects(

@@ -9,7 +9,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpablate.analysis import _notes
+from hpablate.analysis._input import MINIMIZE, AnalysisInput
+from hpablate.analysis._result import Result
+from hpablate.record import DESIGNS
+
 PED_ANOVA_ESTIMAND = "Pearson divergence of the top-quantile distribution (PED-ANOVA)"
+MIN_TRIALS = 20
+
+
+def analyze_ped_anova(inp: AnalysisInput, *, target_quantile: float = 0.1) -> Result:
+    """PED-ANOVA importances of a study sampled over the space (not of an hpablate plan).
+
+    Returns
+    -------
+    Result
+        Table ``importances`` (absent when not computed, with a note saying why).
+    """
+    if inp.design in DESIGNS:
+        return Result(notes=[_notes.ped_anova_on_plan(inp.design)])
+    if len(inp.y) < MIN_TRIALS or not inp.names:
+        return Result()
+    try:
+        table = ped_anova_importances(inp.params, inp.y, inp.distributions, direction=inp.direction,
+                                      target_quantile=target_quantile)
+    except Exception as exc:  # noqa: BLE001 - the evaluator refuses odd spaces
+        return Result(notes=[f"PED-ANOVA not computed: {type(exc).__name__}: {exc}"])
+    return Result({"importances": table})
 
 
 def ped_anova_importances(
@@ -17,7 +43,7 @@ def ped_anova_importances(
     y: np.ndarray,
     distributions: dict[str, Any],
     *,
-    minimize: bool = True,
+    direction: str = MINIMIZE,
     target_quantile: float = 0.1,
 ) -> pd.DataFrame:
     """PED-ANOVA importances computed by Optuna's ``PedAnovaImportanceEvaluator``.
@@ -39,7 +65,7 @@ def ped_anova_importances(
     names = list(distributions)
     trials = []
     cols = {n: params[n].to_numpy() for n in names}
-    sign = 1.0 if minimize else -1.0
+    sign = 1.0 if direction == MINIMIZE else -1.0
     for k in range(len(y)):
         p, d = {}, {}
         for n in names:

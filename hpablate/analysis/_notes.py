@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hpablate.analysis._util import fmt_value
+from hpablate.render import fmt_value
 
 NO_SPACE = ("No hpablate search space is stored in this study (plain Optuna): one-at-a-time effects "
             "and structural contributions need an hpablate baseline (create the study with "

@@ -27,14 +27,6 @@ def matches(col: pd.Series, value: Any) -> np.ndarray:
     return np.fromiter((same_value(v, value) for v in col.to_numpy()), dtype=bool, count=len(col))
 
 
-def fmt_value(v: Any) -> str:
-    """Short human form of a parameter value."""
-    v = _plain(v)
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def welch(a: np.ndarray, b: np.ndarray, conf: float = 0.95) -> dict[str, float]:
     """Welch comparison of ``a`` (treatment) against ``b`` (reference).
 
@@ -118,20 +110,3 @@ def per_class_metrics(trials: pd.DataFrame, attr_prefix: str = "user_attrs_") ->
     out = pd.DataFrame(cols, index=trials.index)
     out.columns = pd.MultiIndex.from_tuples(list(cols), names=["metric", "class"])
     return out
-
-
-def to_builtin(x: Any) -> Any:
-    """Recursively turn numpy scalars/arrays and NaN into JSON-safe Python objects."""
-    if isinstance(x, dict):
-        return {str(k): to_builtin(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_builtin(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return [to_builtin(v) for v in x.tolist()]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if x is pd.NA or x is pd.NaT:
-        return None
-    return x

@@ -26,7 +26,8 @@ import pandas as pd
 from hpablate.analysis import _notes
 from hpablate.analysis._input import AnalysisInput
 from hpablate.analysis._result import Result
-from hpablate.analysis._util import fmt_value, matches, mean_ci
+from hpablate.analysis._util import matches, mean_ci
+from hpablate.render import fmt_value
 from hpablate.record import DESIGNS
 from hpablate.space import SearchSpace
 

@@ -6,25 +6,23 @@
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from hpablate.analysis import _notes
 from hpablate.analysis._input import AnalysisInput, ObjectiveIndexError, analysis_input, counts_text
 from hpablate.analysis._result import Result
-from hpablate.analysis._util import fmt_value, to_builtin
 from hpablate.analysis.effects import analyze_effects
 from hpablate.analysis.importance import IMPORTANCE_COLUMNS, analyze_fanova, analyze_morris, analyze_ped_anova
 from hpablate.analysis.interactions import analyze_interactions
 from hpablate.analysis.load import StudyData
 from hpablate.analysis.structural import analyze_structural
+from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, to_builtin
 
 __all__ = ["AnalysisReport", "ObjectiveIndexError", "analyze_data"]
 
@@ -105,6 +103,14 @@ class AnalysisReport:
         out["marginal_tables"] = {k: _records(v) for k, v in self.marginal_tables.items()}
         return to_builtin(out)
 
+    def to_csv(self) -> str:
+        """Every non-empty table as CSV, each under a ``# name`` line, then the mean tables."""
+        parts = [f"# {name}\n" + t.to_csv(index=False) for name, t in self.tables().items() if len(t)]
+        text = "\n".join(parts)
+        for k, t in self.interaction_tables.items():
+            text += f"\n# mean table {k}\n" + t.to_csv()
+        return text
+
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text (numpy scalars cast, NaN as null)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
@@ -117,27 +123,24 @@ class AnalysisReport:
             lines += ["## Summary", ""] + [f"- {s}" for s in self.summary] + [""]
         if self.notes:
             lines += ["## Notes", ""] + [f"- {s}" for s in self.notes] + [""]
-        for title, t in self._display_tables():
-            lines += [f"## {title}", "", _md_table(t), ""]
+        for _, title, t in self._display_tables():
+            lines += [f"## {title}", "", md_table(t), ""]
         for k, t in {**self.interaction_tables}.items():
-            lines += [f"### Mean {k}", "", _md_table(t.reset_index()), ""]
+            lines += [f"### Mean {k}", "", md_table(t.reset_index()), ""]
         return "\n".join(lines)
 
-    def _display_tables(self) -> list[tuple[str, pd.DataFrame]]:
-        out = []
-        if len(self.effects):
-            out.append(("One-at-a-time effects (local, at the baseline)", _fmt_effects(self.effects)))
-        if len(self.interactions):
-            out.append(("Interactions (two-way ANOVA, type II)", _fmt_table(self.interactions)))
-        if len(self.structural):
-            out.append(("Structural contributions", _fmt_table(self.structural)))
-        if len(self.structural_per_class):
-            out.append(("Per-class drops (baseline minus ablated)", _fmt_table(self.structural_per_class)))
-        if len(self.importances):
-            out.append(("Importances", _fmt_table(_short_importances(self.importances))))
-        if len(self.morris):
-            out.append(("Morris elementary effects", _fmt_table(self.morris)))
-        return out
+    def _display_tables(self) -> list[tuple[str, str, pd.DataFrame]]:
+        """``(table id, heading, formatted table)`` of every non-empty table, in reading order."""
+        tables = [
+            ("effects", "One-at-a-time effects (local, at the baseline)", self.effects, _fmt_effects),
+            ("interactions", "Interactions (two-way ANOVA, type II)", self.interactions, fmt_table),
+            ("structural", "Structural contributions", self.structural, fmt_table),
+            ("structural_per_class", "Per-class drops (baseline minus ablated)", self.structural_per_class,
+             fmt_table),
+            ("importances", "Importances", self.importances, lambda t: fmt_table(_short_importances(t))),
+            ("morris", "Morris elementary effects", self.morris, fmt_table),
+        ]
+        return [(key, title, fmt(t)) for key, title, t, fmt in tables if len(t)]
 
     def to_text(self) -> str:
         """Plain-text tables for a terminal."""
@@ -145,10 +148,10 @@ class AnalysisReport:
                  f"design: {self.design or 'plain Optuna'}; trials: {counts_text(self.counts)}", ""]
         if self.summary:
             parts += ["Summary:"] + [f"  * {s}" for s in self.summary] + [""]
-        for title, t in self._display_tables():
+        for _, title, t in self._display_tables():
             parts += [f"== {title} ==", t.to_string(index=False), ""]
         for k, t in self.interaction_tables.items():
-            parts += [f"-- mean objective, {k} --", _fmt_pivot(t).to_string(), ""]
+            parts += [f"-- mean objective, {k} --", fmt_pivot(t).to_string(), ""]
         if self.notes:
             parts += ["Notes:"] + [f"  - {s}" for s in self.notes]
         return "\n".join(parts)
@@ -265,27 +268,6 @@ def _pivot_records(t: pd.DataFrame) -> dict[str, Any]:
             "values": to_builtin(t.to_numpy(dtype=float))}
 
 
-def _fmt_cell(v: Any, col: str = "") -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else ""
-    if v is None:
-        return ""
-    if isinstance(v, (float, np.floating)):
-        if not np.isfinite(v):
-            return ""
-        if col.startswith("p_") or col == "p_value":
-            return "<0.001" if v < 0.001 else f"{v:.3f}"
-        a = abs(v)
-        if a != 0 and (a < 1e-3 or a >= 1e5):
-            return f"{v:.3e}"
-        return f"{v:.4g}"
-    return str(v)
-
-
-def _fmt_table(t: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({str(c): [_fmt_cell(v, str(c)) for v in t[c]] for c in t.columns})
-
-
 _SHORT = {
     "first-order (main effect) variance fraction": "main effect (1st order)",
     "second-order (interaction) variance fraction": "interaction (2nd order)",
@@ -308,34 +290,4 @@ def _fmt_effects(t: pd.DataFrame) -> pd.DataFrame:
             "cohen_d", "significant"]
     d = t[cols].copy()
     d["level"] = [fmt_value(v) + (" (baseline)" if b else "") for v, b in zip(t["level"], t["is_baseline"])]
-    return _fmt_table(d)
-
-
-def _fmt_pivot(t: pd.DataFrame) -> pd.DataFrame:
-    out = t.copy().astype(object)
-    for c in out.columns:
-        out[c] = [_fmt_cell(v) for v in t[c]]
-    out.index = [fmt_value(v) for v in t.index]
-    out.index.name = t.index.name
-    out.columns = [fmt_value(v) for v in t.columns]
-    return out
-
-
-def _md_table(t: pd.DataFrame) -> str:
-    d = t if all(isinstance(c, str) for c in t.columns) and t.dtypes.eq(object).all() else _fmt_table(t)
-    cols = [str(c) for c in d.columns]
-    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
-    lines = ["| " + " | ".join(map(esc, cols)) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in d.itertuples(index=False):
-        lines.append("| " + " | ".join(esc(_fmt_cell(v)) if not isinstance(v, str) else esc(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
-def html_table(t: pd.DataFrame, formatted: pd.DataFrame | None = None) -> str:
-    """An HTML table of a (formatted) DataFrame, escaped."""
-    d = formatted if formatted is not None else _fmt_table(t)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in d.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                   for row in d.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
+    return fmt_table(d)

@@ -21,11 +21,10 @@ import numpy as np
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from hpablate.analysis._util import matches
 from hpablate.analysis.effects import oat_effects
 from hpablate.analysis.importance import fanova_importances, morris_elementary_effects, morris_indices
 from hpablate.record import REPLICATE_ATTR, STEP_ATTR, TRAJECTORY_ATTR
-from hpablate.space import SearchSpace, value_key
+from hpablate.space import SearchSpace, same_value, value_key
 
 
 def trials_frame(trials: Sequence[FrozenTrial], names: Sequence[str]) -> pd.DataFrame:
@@ -117,7 +116,7 @@ def morris_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
 def grid_importance(df: pd.DataFrame, space: SearchSpace, groups: list[list[str]]) -> dict[str, float]:
     """Mean (over the other group members' cells) variance of cell means along each axis."""
     base = space.baseline
-    at_base = {n: matches(df[n], base[n]) for n in space.names}
+    at_base = {n: np.array([same_value(v, base[n]) for v in df[n]], dtype=bool) for n in space.names}
     y = df["value"].to_numpy(float)
     out = {n: math.nan for n in space.names}
     for group in groups:

@@ -50,8 +50,13 @@ class ObjectiveError(HpablateError):
     """The objective returned an invalid value (NaN, inf, wrong number of values)."""
 
 
+class RecordError(HpablateError, ValueError):
+    """A study's or trial's stored ``hpablate.*`` record is present but cannot be read."""
+
+
 class UsageError(HpablateError, ValueError):
-    """An option or setting is out of range or inconsistent (e.g. ``grace_period`` < 2 heartbeats)."""
+    """An option or setting has a bad value (the CLI exits with code 2), e.g. ``grace_period`` below
+    two heartbeats."""
 
 
 class PlanTooLargeError(SpaceError):

@@ -39,6 +39,63 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two parameter values are the same value: THE equality of hpablate.
+
+    Numbers are equal up to a relative 1e-9 (a value read back from storage may have been
+    rounded through JSON or a float column), ``1`` equals ``1.0``, but booleans are never
+    numbers (``True`` is not ``1``), ``None`` equals only ``None`` and NaN nothing.
+
+    Examples
+    --------
+    >>> same_value(0.1 + 0.2, 0.3), same_value(1, 1.0), same_value(True, 1), same_value(None, None)
+    (True, True, False, True)
+    """
+    a, b = _plain(a), _plain(b)
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isnan(a) or math.isnan(b):
+            return False
+        return a == b or math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
+    return bool(a == b)
+
+
+def value_key(value: Any) -> Any:
+    """A hashable key for grouping parameter values the way :func:`same_value` compares them.
+
+    Exact (no tolerance): use it for values taken from one source, such as a study's trials.
+
+    Examples
+    --------
+    >>> value_key(1) == value_key(1.0), value_key(True) == value_key(1)
+    (True, False)
+    """
+    value = _plain(value)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("num", float(value))
+    if isinstance(value, str):
+        return ("str", value)
+    return ("obj", repr(value))
+
+
+class _NoBaseline:
+    """Marks a parameter built from an Optuna distribution: it has a range but no baseline."""
+
+    def __repr__(self) -> str:
+        return "NO_BASELINE"
+
+    def __reduce__(self) -> str:  # unpickles to the one instance, so identity checks keep working
+        return "NO_BASELINE"
+
+
+NO_BASELINE: Any = _NoBaseline()
+
+
 @dataclass(frozen=True)
 class _Parameter:
     name: str
@@ -69,6 +126,23 @@ class _Parameter:
 
     def contains(self, value: Any) -> bool:
         return bool(self.distribution()._contains(self.distribution().to_internal_repr(value)))
+
+    @property
+    def has_baseline(self) -> bool:
+        """False for a parameter of a plain Optuna study (see :meth:`SearchSpace.from_distributions`)."""
+        return getattr(self, "baseline_value", None) is not NO_BASELINE
+
+    def _baseline(self) -> Any:
+        if not self.has_baseline:
+            raise SpaceError(f"{self.name}: no baseline (the parameter comes from a plain Optuna distribution)")
+        return self.baseline_value
+
+    def _without_baseline(self) -> Any:
+        object.__setattr__(self, "baseline_value", NO_BASELINE)
+        return self
+
+    def _baseline_dict(self) -> dict[str, Any]:
+        return {"baseline": self.baseline} if self.has_baseline else {"baseline": None, "no_baseline": True}
 
 
 def _check_name(name: str) -> None:
@@ -109,7 +183,7 @@ class _Numeric(_Parameter):
 
     @property
     def baseline(self) -> Any:
-        return self.baseline_value
+        return self._baseline()
 
     @property
     def levels(self) -> list[Any]:
@@ -136,7 +210,7 @@ class _Numeric(_Parameter):
             "high": self.high,
             "log": self.log,
             "step": self.step,
-            "baseline": self.baseline,
+            **self._baseline_dict(),
             "levels": self.levels,
         }
 
@@ -368,7 +442,7 @@ class Categorical(_Parameter):
         choices = tuple(_plain(c) for c in choices)
         if len(choices) == 0:
             raise SpaceError(f"{name}: choices must not be empty")
-        if len(set(map(repr, choices))) != len(choices):
+        if len({value_key(c) for c in choices}) != len(choices):
             raise SpaceError(f"{name}: choices contain duplicates: {list(choices)!r}")
         for choice in choices:
             if choice is not None and not isinstance(choice, (bool, int, float, str)):
@@ -389,16 +463,15 @@ class Categorical(_Parameter):
         for level in levels:
             if not self._is_choice(_plain(level)):
                 raise SpaceError(f"{name}: level {level!r} is not among the choices {list(choices)!r}")
-        wanted = {repr(_plain(v)) for v in levels} | {repr(baseline)}
-        set_(self, "level_values", tuple(c for c in choices if repr(c) in wanted))
+        wanted = {value_key(v) for v in levels} | {value_key(baseline)}
+        set_(self, "level_values", tuple(c for c in choices if value_key(c) in wanted))
 
     def _is_choice(self, value: Any) -> bool:
-        # repr distinguishes True from 1 and 1.0, which == does not
-        return repr(value) in {repr(c) for c in self.choices}
+        return any(same_value(value, c) for c in self.choices)
 
     @property
     def baseline(self) -> Any:
-        return self.baseline_value
+        return self._baseline()
 
     @property
     def levels(self) -> list[Any]:
@@ -415,7 +488,7 @@ class Categorical(_Parameter):
 
     def index(self, value: Any) -> int:
         for i, choice in enumerate(self.choices):
-            if repr(choice) == repr(_plain(value)):
+            if same_value(choice, value):
                 return i
         raise SpaceError(f"{self.name}: {value!r} is not among the choices {list(self.choices)!r}")
 
@@ -432,7 +505,7 @@ class Categorical(_Parameter):
             "kind": self.kind,
             "name": self.name,
             "choices": list(self.choices),
-            "baseline": self.baseline,
+            **self._baseline_dict(),
             "levels": self.levels,
         }
 
@@ -504,6 +577,8 @@ _KINDS: dict[str, type] = {"float": Float, "int": Int, "categorical": Categorica
 
 
 def _parameter_from_dict(data: Mapping[str, Any]) -> Parameter:
+    if data.get("no_baseline"):
+        return _parameter_from_dict({**data, "no_baseline": False, "baseline": None})._without_baseline()
     kind = data.get("kind")
     try:
         if kind in ("float", "int"):
@@ -582,8 +657,17 @@ class SearchSpace:
 
     @property
     def baseline(self) -> dict[str, Any]:
-        """The baseline configuration: every parameter at its baseline value."""
+        """The baseline configuration: every parameter at its baseline value.
+
+        Raises :class:`~hpablate.errors.SpaceError` for a space without baselines
+        (:meth:`from_distributions`).
+        """
         return {name: p.baseline for name, p in self._params.items()}
+
+    @property
+    def has_baseline(self) -> bool:
+        """Whether every parameter has a baseline (False for :meth:`from_distributions` spaces)."""
+        return all(p.has_baseline for p in self._params.values())
 
     def __getitem__(self, name: str) -> Parameter:
         try:
@@ -640,6 +724,38 @@ class SearchSpace:
     def to_json(self) -> str:
         """Serialise to JSON (stored as the study user attribute ``hpablate.space``)."""
         return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_distributions(cls, distributions: Mapping[str, BaseDistribution]) -> SearchSpace:
+        """The space of a plain Optuna study: ranges and choices, no baselines.
+
+        Parameters
+        ----------
+        distributions : mapping
+            Parameter name to Optuna distribution (as the trials recorded them).
+
+        Examples
+        --------
+        >>> from optuna.distributions import CategoricalDistribution, FloatDistribution
+        >>> space = SearchSpace.from_distributions(
+        ...     {"lr": FloatDistribution(1e-4, 1e-1, log=True), "opt": CategoricalDistribution(["sgd", "adam"])})
+        >>> space.has_baseline, round(space.to_unit("lr", 1e-2), 4), space.to_unit("opt", "adam")
+        (False, 0.6667, 1.0)
+        >>> SearchSpace.from_json(space.to_json()) == space
+        True
+        """
+        params: list[Parameter] = []
+        for name, dist in distributions.items():
+            if isinstance(dist, FloatDistribution):
+                param: Parameter = Float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+            elif isinstance(dist, IntDistribution):
+                param = Int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+            elif isinstance(dist, CategoricalDistribution):
+                param = Categorical(name, dist.choices, baseline=dist.choices[0])
+            else:
+                raise SpaceError(f"{name}: unsupported distribution {dist!r}")
+            params.append(param._without_baseline())
+        return cls(*params)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:

@@ -231,3 +231,33 @@ def test_log_scaled_parameters_are_analysed_in_log_space():
     raw = imp.fanova_importances(params, y, dist, n_trees=16, encoding="optuna").set_index("param")
     assert ours.loc["lr", "importance"] == pytest.approx((2 / 9) / (2 / 9 + 1 / 12), abs=0.03)
     assert raw.loc["lr", "importance"] == pytest.approx(v_raw / (v_raw + 1 / 12), abs=0.05)
+
+
+def test_morris_with_two_replicates_matches_salib_on_the_same_points():
+    """A Morris plan draws new trajectories in each replicate and numbers them from 0 in each:
+    a trajectory is a (replicate, trajectory) pair, so mu* equals SALib's on all the points."""
+    from SALib.analyze import morris as salib_analyze
+    from SALib.sample import morris as salib_sample
+
+    names = ["a", "b", "c"]
+    problem = {"num_vars": 3, "names": names, "bounds": [[0.0, 1.0]] * 3}
+    U = salib_sample.sample(problem, N=16, num_levels=4, seed=5)  # 16 trajectories of 4 points
+    Y = 2 * U[:, 0] + 5 * U[:, 1] * U[:, 2] + U[:, 2] ** 2
+    space = hpablate.SearchSpace(*[hpablate.Float(n, 0.0, 1.0) for n in names])
+    dist = space.to_distributions()
+    study = optuna.create_study()
+    study.set_user_attr("hpablate.space", space.to_json())
+    study.set_user_attr("hpablate.design", "morris")
+    for row, (u, yv) in enumerate(zip(U, Y)):
+        traj = row // 4
+        study.add_trial(optuna.trial.create_trial(
+            params={n: float(v) for n, v in zip(names, u)}, distributions=dist, value=float(yv),
+            user_attrs={"hpablate.design": "morris", "hpablate.slot": row, "hpablate.replicate": traj // 8,
+                        "hpablate.seed": traj // 8, "hpablate.trajectory": traj % 8, "hpablate.step": row % 4}))
+    m = hpablate.analyze(study).morris.set_index("param")
+    ref = salib_analyze.analyze(problem, U, Y, num_resamples=100, seed=1)
+    for k, name in enumerate(names):
+        assert m.loc[name, "n_effects"] == 16
+        assert m.loc[name, "mu"] == pytest.approx(ref["mu"][k], rel=1e-9, abs=1e-12)
+        assert m.loc[name, "mu_star"] == pytest.approx(ref["mu_star"][k], rel=1e-9, abs=1e-12)
+        assert m.loc[name, "sigma"] == pytest.approx(ref["sigma"][k], rel=1e-9, abs=1e-12)

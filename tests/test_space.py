@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -87,3 +88,33 @@ def test_bad_definitions_raise_space_error(make, message):
 def test_unknown_parameter():
     with pytest.raises(UnknownParameterError, match="unknown parameter 'nope'"):
         full_space()["nope"]
+
+
+def test_from_distributions_has_ranges_but_no_baselines():
+    import pickle
+
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    dists = {"lr": FloatDistribution(1e-4, 1e-1, log=True), "n": IntDistribution(1, 9, step=2),
+             "opt": CategoricalDistribution(["sgd", "adam", None])}
+    space = hp.SearchSpace.from_distributions(dists)
+    assert space.to_distributions() == dists
+    assert not space.has_baseline and not space["lr"].has_baseline
+    with pytest.raises(SpaceError, match="lr: no baseline"):
+        space.baseline
+    assert hp.SearchSpace.from_json(space.to_json()) == space
+    assert pickle.loads(pickle.dumps(space)) == space
+    assert space.to_unit("n", 5) == 0.5 and space.to_unit("opt", None) == 1.0
+    assert hp.SearchSpace(hp.Float("x", 0, 1)).has_baseline
+
+
+def test_one_value_equality():
+    from hpablate.space import same_value, value_key
+
+    assert same_value(np.float64(0.1) * 3, 0.3) and same_value(np.int64(2), 2.0)
+    assert not same_value(True, 1) and not same_value(float("nan"), float("nan")) and not same_value(None, 0)
+    assert value_key(np.int64(2)) == value_key(2.0) != value_key(True)
+    c = hp.Categorical("c", [True, 1, "1"], baseline=1)
+    assert c.index(1.0) == 1 and c.index(True) == 0 and c.baseline == 1
+    with pytest.raises(SpaceError, match="duplicates"):
+        hp.Categorical("c", [1, 1.0])

@@ -1,124 +1,30 @@
-"""Helpers shared by the analysis modules: the stored space, value matching, Welch statistics."""
+"""Helpers shared by the analysis modules: value matching, Welch statistics, per-class metrics."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter of the stored ``hpablate.space`` JSON (see the contract)."""
-
-    name: str
-    kind: str
-    baseline: Any
-    levels: tuple[Any, ...]
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: tuple[Any, ...] = ()
-    off: Any = None
-
-    def to_unit(self, value: Any) -> float:
-        """The space's unit scale: log-aware for numbers, ``index / (n - 1)`` for choices."""
-        if self.kind in ("float", "int"):
-            lo, hi, v = float(self.low), float(self.high), float(value)
-            if hi == lo:
-                return 0.0
-            if self.log:
-                return (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
-            return (v - lo) / (hi - lo)
-        n = len(self.choices)
-        return 0.0 if n <= 1 else choice_index(self.choices, value) / (n - 1)
-
-
-def parse_space(raw: Any) -> list[ParamSpec] | None:
-    """Parse the study attribute ``hpablate.space`` (JSON string or dict); None if absent/invalid."""
-    if raw is None:
-        return None
-    try:
-        data = json.loads(raw) if isinstance(raw, str) else raw
-        specs = []
-        for p in data["params"]:
-            specs.append(
-                ParamSpec(
-                    name=str(p["name"]),
-                    kind=str(p["kind"]),
-                    baseline=p.get("baseline"),
-                    levels=tuple(p.get("levels") or [p.get("baseline")]),
-                    low=p.get("low"),
-                    high=p.get("high"),
-                    log=bool(p.get("log", False)),
-                    choices=tuple(p.get("choices") or ()),
-                    off=p.get("off"),
-                )
-            )
-        return specs
-    except (TypeError, ValueError, KeyError):
-        return None
-
-
-def choice_index(choices: tuple[Any, ...] | list[Any], value: Any) -> int:
-    """Index of ``value`` among ``choices`` (``True`` and ``1`` are different choices)."""
-    for i, c in enumerate(choices):
-        if same(c, value):
-            return i
-    raise ValueError(f"{value!r} is not among the choices {list(choices)!r}")
+from hpablate.record import PREFIX as RECORD_PREFIX
+from hpablate.space import same_value
 
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def same(a: Any, b: Any) -> bool:
-    """Equality of parameter values: floats up to 1e-9 relative, others by type and value."""
-    a, b = _plain(a), _plain(b)
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        if isinstance(a, float) and math.isnan(a) or isinstance(b, float) and math.isnan(b):
-            return False
-        return a == b or math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
-    return a == b
-
-
 def matches(col: pd.Series, value: Any) -> np.ndarray:
-    """Boolean mask of the rows of ``col`` whose value equals ``value`` (see :func:`same`)."""
+    """Boolean mask of the rows of ``col`` whose value equals ``value`` (:func:`hpablate.space.same_value`)."""
     value = _plain(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and pd.api.types.is_numeric_dtype(col) \
             and not pd.api.types.is_bool_dtype(col):
         x = col.to_numpy(dtype=float, na_value=np.nan)
         return np.isclose(x, float(value), rtol=1e-9, atol=0.0) & ~np.isnan(x)
-    return np.fromiter((same(v, value) for v in col.to_numpy()), dtype=bool, count=len(col))
-
-
-def value_key(v: Any) -> Any:
-    """Hashable grouping key for a parameter value (keeps True apart from 1)."""
-    v = _plain(v)
-    if isinstance(v, bool):
-        return ("bool", v)
-    if isinstance(v, float) and v.is_integer():
-        return ("num", v)
-    if isinstance(v, int):
-        return ("num", float(v))
-    return ("obj", repr(v)) if not isinstance(v, (str, float)) else ("v", v)
-
-
-def fmt_value(v: Any) -> str:
-    """Short human form of a parameter value."""
-    v = _plain(v)
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    return np.fromiter((same_value(v, value) for v in col.to_numpy()), dtype=bool, count=len(col))
 
 
 def welch(a: np.ndarray, b: np.ndarray, conf: float = 0.95) -> dict[str, float]:
@@ -186,7 +92,7 @@ def per_class_metrics(trials: pd.DataFrame, attr_prefix: str = "user_attrs_") ->
         if not c.startswith(attr_prefix):
             continue
         key = c[len(attr_prefix):]
-        if key.startswith("hpablate."):
+        if key.startswith(RECORD_PREFIX):
             continue
         s = trials[c]
         if "class" in key and s.map(lambda v: isinstance(v, dict)).any():
@@ -204,20 +110,3 @@ def per_class_metrics(trials: pd.DataFrame, attr_prefix: str = "user_attrs_") ->
     out = pd.DataFrame(cols, index=trials.index)
     out.columns = pd.MultiIndex.from_tuples(list(cols), names=["metric", "class"])
     return out
-
-
-def to_builtin(x: Any) -> Any:
-    """Recursively turn numpy scalars/arrays and NaN into JSON-safe Python objects."""
-    if isinstance(x, dict):
-        return {str(k): to_builtin(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_builtin(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return [to_builtin(v) for v in x.tolist()]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if x is pd.NA or x is pd.NaT:
-        return None
-    return x

@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpablate.analysis._util import ParamSpec, matches, mean_ci, value_key, welch
+from hpablate.analysis import _notes
+from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
+from hpablate.analysis._result import Result
+from hpablate.analysis._util import matches, mean_ci, welch
+from hpablate.space import Parameter, SearchSpace, value_key
 
 SCOPE = "local: one parameter moved from the baseline, all others at baseline"
 
@@ -29,17 +33,38 @@ COLUMNS = [
 ]
 
 
-def baseline_masks(params: pd.DataFrame, specs: Sequence[ParamSpec]) -> dict[str, np.ndarray]:
+def analyze_effects(inp: AnalysisInput, *, alpha: float = 0.05) -> Result:
+    """One-at-a-time effects of a study against its stored baseline (:func:`oat_effects`).
+
+    Returns
+    -------
+    Result
+        Table ``effects`` (empty, with a note saying why, for a study without a stored space).
+    """
+    if inp.space is None:
+        return Result({"effects": pd.DataFrame(columns=COLUMNS)}, [_notes.NO_SPACE])
+    effects = oat_effects(inp.params, inp.y, inp.space, direction=inp.direction, alpha=alpha)
+    moved = int((~effects["is_baseline"]).sum())
+    if moved == 0:
+        note = _notes.NO_OAT_TRIALS
+    elif effects.attrs.get("baseline_n", 0) < 2:
+        note = _notes.ONE_BASELINE
+    else:
+        note = _notes.oat_local(alpha, moved)
+    return Result({"effects": effects}, [note])
+
+
+def baseline_masks(params: pd.DataFrame, present: Sequence[Parameter]) -> dict[str, np.ndarray]:
     """For every parameter, which rows hold its baseline value."""
-    return {s.name: matches(params[s.name], s.baseline) for s in specs if s.name in params.columns}
+    return {s.name: matches(params[s.name], s.baseline) for s in present if s.name in params.columns}
 
 
 def oat_effects(
     params: pd.DataFrame,
     y: np.ndarray,
-    specs: Sequence[ParamSpec],
+    space: SearchSpace,
     *,
-    maximize: bool = False,
+    direction: str = MINIMIZE,
     alpha: float = 0.05,
     conf: float = 0.95,
 ) -> pd.DataFrame:
@@ -51,9 +76,9 @@ def oat_effects(
         Completed trials' parameter values (plain parameter names as columns).
     y : array
         Objective values of the same rows (finite).
-    specs : sequence of ParamSpec
+    space : SearchSpace
         The stored space (gives the baseline and the order of levels).
-    maximize : bool
+    direction : {"minimize", "maximize"}
         Direction of the objective: ``improvement = delta`` when maximising, ``-delta`` otherwise.
     alpha : float
         Level of the ``significant`` flag, applied to the Holm-corrected p-value (family-wise
@@ -69,18 +94,19 @@ def oat_effects(
 
     Examples
     --------
-    >>> spec = [ParamSpec("lr", "float", 0.01, (0.001, 0.01), 1e-4, 0.1, True)]
+    >>> import hpablate as hp
+    >>> space = hp.SearchSpace(hp.Float("lr", 1e-4, 0.1, log=True, baseline=0.01, levels=[0.001]))
     >>> df = pd.DataFrame({"lr": [0.01, 0.01, 0.01, 0.001, 0.001, 0.001]})
-    >>> t = oat_effects(df, np.array([1.0, 1.1, 0.9, 2.0, 2.1, 1.9]), spec)
+    >>> t = oat_effects(df, np.array([1.0, 1.1, 0.9, 2.0, 2.1, 1.9]), space)
     >>> t.loc[~t.is_baseline, "delta"].round(6).tolist()
     [1.0]
     """
     from statsmodels.stats.multitest import multipletests
 
     y = np.asarray(y, dtype=float)
-    specs = [s for s in specs if s.name in params.columns]
-    eq = baseline_masks(params, specs)
-    if not specs:
+    present = [s for s in space if s.name in params.columns]
+    eq = baseline_masks(params, present)
+    if not present:
         return pd.DataFrame(columns=COLUMNS)
     off = np.zeros(len(params), dtype=int)
     for m in eq.values():
@@ -88,8 +114,8 @@ def oat_effects(
     base = y[off == 0]
     bm, bsd, _, _ = mean_ci(base)
     rows: list[dict[str, Any]] = []
-    sign = 1.0 if maximize else -1.0
-    for s in specs:
+    sign = 1.0 if direction == MAXIMIZE else -1.0
+    for s in present:
         sel = (off == 1) & ~eq[s.name]
         col = params[s.name].to_numpy()
         groups: dict[Any, list[int]] = {}
@@ -106,7 +132,7 @@ def oat_effects(
         for k in keys:
             rows.append(_row(s.name, values[k], False, y[groups[k]], base, sign, conf))
     out = pd.DataFrame(rows, columns=COLUMNS)
-    out = _sort_levels(out, specs)
+    out = _sort_levels(out, present)
     ok = ~out["is_baseline"] & out["p_value"].notna()
     out["p_holm"] = np.nan
     out["p_bh"] = np.nan
@@ -137,11 +163,11 @@ def _row(name: str, level: Any, is_base: bool, a: np.ndarray, base: np.ndarray, 
     }
 
 
-def _sort_levels(out: pd.DataFrame, specs: Sequence[ParamSpec]) -> pd.DataFrame:
+def _sort_levels(out: pd.DataFrame, present: Sequence[Parameter]) -> pd.DataFrame:
     """Order rows by parameter (space order) then numeric level (baseline in its place)."""
-    pos = {s.name: i for i, s in enumerate(specs)}
-    kinds = {s.name: s.kind for s in specs}
-    levels = {s.name: {value_key(v): j for j, v in enumerate(s.levels)} for s in specs}
+    pos = {s.name: i for i, s in enumerate(present)}
+    kinds = {s.name: s.kind for s in present}
+    levels = {s.name: {value_key(v): j for j, v in enumerate(s.levels)} for s in present}
 
     def key(r: pd.Series) -> tuple:
         if kinds[r["param"]] in ("float", "int"):

@@ -23,13 +23,59 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpablate.analysis._util import ParamSpec, fmt_value, matches, mean_ci
+from hpablate.analysis import _notes
+from hpablate.analysis._input import AnalysisInput
+from hpablate.analysis._result import Result
+from hpablate.analysis._util import matches, mean_ci
+from hpablate.render import fmt_value
+from hpablate.record import DESIGNS
+from hpablate.space import SearchSpace
 
 _Y = "__hpablate_objective__"  # column of the objective (never a parameter name)
 
 ANOVA_COLUMNS = [
     "source", "param_a", "param_b", "term", "df", "sum_sq", "F", "p_value", "partial_eta2", "n",
 ]
+
+
+#: Most parameters crossed pairwise in the binned tables of a sampled study.
+MAX_BINNED_PARAMS = 6
+
+
+def analyze_interactions(inp: AnalysisInput, *, order: Sequence[str] = ()) -> Result:
+    """Interaction tables: of the grid groups of a grid study, binned from the trials of a sampled one.
+
+    Parameters
+    ----------
+    inp : AnalysisInput
+    order : sequence of str
+        Parameters from most to least important; a sampled study with more than
+        :data:`MAX_BINNED_PARAMS` varying parameters crosses the first ones only.
+
+    Returns
+    -------
+    Result
+        Table ``interactions`` (:data:`ANOVA_COLUMNS`); groups ``interaction_tables`` (mean tables
+        keyed ``"a × b"``) and ``marginal_tables`` (binned studies, keyed by parameter).
+    """
+    groups = inp.study_record.grid_groups
+    if groups and inp.space is not None:
+        anova, tables = grid_interactions(inp.params, inp.y, inp.space, groups)
+        notes = [_notes.GRID_NO_RESIDUAL] if anova["p_value"].isna().all() else []
+        return Result({"interactions": anova}, notes, {"interaction_tables": tables, "marginal_tables": {}})
+    empty = Result({"interactions": pd.DataFrame(columns=ANOVA_COLUMNS)}, [],
+                   {"interaction_tables": {}, "marginal_tables": {}})
+    if inp.design in DESIGNS:
+        return empty
+    cand = [n for n in inp.names if inp.params[n].nunique() > 1]
+    if order and len(cand) > MAX_BINNED_PARAMS:
+        cand = [n for n in order if n in cand][:MAX_BINNED_PARAMS]
+    if not cand:
+        return empty
+    pairs = list(itertools.combinations(cand, 2))
+    anova, tables, marginals = binned_tables(inp.params[cand], inp.y, pairs)
+    return Result({"interactions": anova}, [_notes.BINNED_READING] if pairs else [],
+                  {"interaction_tables": tables, "marginal_tables": marginals})
 
 
 def two_way_anova(data: pd.DataFrame, a: str, b: str, y: str = _Y, covariates: Sequence[str] = ()) -> pd.DataFrame:
@@ -149,7 +195,7 @@ def _labels(col: pd.Series, absent: str | None = None) -> pd.Series:
 def grid_interactions(
     params: pd.DataFrame,
     y: np.ndarray,
-    specs: Sequence[ParamSpec],
+    space: SearchSpace,
     groups: Sequence[Sequence[str]],
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Mean tables and two-way ANOVAs for the pairs of every grid group.
@@ -161,8 +207,8 @@ def grid_interactions(
         ``"a × b"`` (rows: levels of ``a``; columns: levels of ``b``; values: mean objective).
     """
     y = np.asarray(y, dtype=float)
-    names = [s.name for s in specs if s.name in params.columns]
-    eq = {s.name: matches(params[s.name], s.baseline) for s in specs if s.name in params.columns}
+    names = [s.name for s in space if s.name in params.columns]
+    eq = {s.name: matches(params[s.name], s.baseline) for s in space if s.name in params.columns}
     frames, tables = [], {}
     for group in groups:
         group = [g for g in group if g in params.columns]

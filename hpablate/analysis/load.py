@@ -100,10 +100,6 @@ class StudyData:
         return self.trials[col] if col in self.trials.columns else None
 
 
-# --------------------------------------------------------------------------------------------
-# Public entry points
-
-
 def load(storage: Any, study_name: str | None = None) -> StudyData:
     """Read a study read-only from a storage URL / path / storage object, or take an ``optuna.Study``.
 
@@ -134,9 +130,36 @@ def load(storage: Any, study_name: str | None = None) -> StudyData:
     >>> load(study).trials[["number", "state", "value_0", "params_x"]].values.tolist()
     [[0, 'COMPLETE', 1.0, 0.5]]
     """
+    return _read(storage, study_name, listing=False)
+
+
+def list_studies(storage: Any) -> pd.DataFrame:
+    """Studies in a storage: name, directions, number of trials and of completed trials.
+
+    Read-only like :func:`load`; raises the same errors for unreadable storage.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> storage = optuna.storages.InMemoryStorage()
+    >>> _ = optuna.create_study(storage=storage, study_name="a", direction="maximize")
+    >>> list_studies(storage)[["name", "directions"]].values.tolist()
+    [['a', ['maximize']]]
+    """
+    return _read(storage, None, listing=True)
+
+
+def _read(storage: Any, study_name: str | None, listing: bool) -> Any:
+    """:func:`load` (``listing=False``) or :func:`list_studies` (``listing=True``) of any storage."""
     import optuna
 
     if isinstance(storage, optuna.Study):
+        if listing:  # the study itself: a storage of one study
+            trials = storage.get_trials(deepcopy=False)
+            directions = [d.name.lower() for d in storage.directions]
+            n_complete = sum(t.state.name == "COMPLETE" for t in trials)
+            return pd.DataFrame({"name": [storage.study_name], "directions": [directions],
+                                 "n_trials": [len(trials)], "n_complete": [n_complete]})
         return from_frozen_trials(
             storage.study_name,
             [d.name.lower() for d in storage.directions],
@@ -145,14 +168,14 @@ def load(storage: Any, study_name: str | None = None) -> StudyData:
             source="study",
         )
     if isinstance(storage, optuna.storages.BaseStorage):
-        return _load_via_optuna(storage, study_name)
+        return _load_via_optuna(storage, study_name, listing)
     if not isinstance(storage, (str, os.PathLike)):
         raise StorageError(f"storage must be a URL, a path or an optuna.Study, not {type(storage).__name__}")
     url = os.fspath(storage)
     if not url:
         raise StorageError("no storage given (pass a URL or set OPTUNA_STORAGE)")
     if url.startswith("redis"):
-        return _load_redis(url, study_name)
+        return _load_redis(url, study_name, listing)
     if "://" not in url:
         if os.path.isdir(url):
             raise StorageError(f"{url!r} is a directory, not a study file")
@@ -161,8 +184,8 @@ def load(storage: Any, study_name: str | None = None) -> StudyData:
         with open(url, "rb") as f:
             head = f.read(len(_SQLITE_HEADER))
         if head == _SQLITE_HEADER:
-            return _load_sqlite(os.path.abspath(url), study_name)
-        return _load_journal(url, study_name)
+            return _load_sqlite(os.path.abspath(url), study_name, listing)
+        return _load_journal(url, study_name, listing)
     try:
         import sqlalchemy
 
@@ -175,34 +198,16 @@ def load(storage: Any, study_name: str | None = None) -> StudyData:
             raise StorageError(f"{url!r}: an in-memory SQLite database holds no study")
         if not os.path.isfile(path):
             raise StorageError(f"no such database file: {path!r}")
-        return _load_sqlite(os.path.abspath(path), study_name)
-    return _load_server(url, study_name)
+        return _load_sqlite(os.path.abspath(path), study_name, listing)
+    return _load_server(url, study_name, listing)
 
 
-def list_studies(storage: Any) -> pd.DataFrame:
-    """Studies in a storage: name, directions, number of trials and of completed trials.
-
-    Read-only like :func:`load`; raises the same errors for unreadable storage.
-    """
-    try:
-        load(storage, study_name="\x00__hpablate_list__")
-    except _StudyList as lst:
-        return lst.table
-    except StudyNotFoundError:
-        pass
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-class _StudyList(StudyNotFoundError):
-    def __init__(self, table: pd.DataFrame) -> None:
-        super().__init__("study list")
-        self.table = table
+def _listing(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=["study_id"]).reset_index(drop=True)
 
 
 def _pick_study(table: pd.DataFrame, study_name: str | None) -> Any:
     """Choose the study row from (study_id, name, directions, n_trials, n_complete)."""
-    if study_name == "\x00__hpablate_list__":
-        raise _StudyList(table.drop(columns=["study_id"]).reset_index(drop=True))
     if len(table) == 0:
         raise StorageError("the storage holds no study (empty database)")
     if study_name is None:
@@ -217,10 +222,6 @@ def _pick_study(table: pd.DataFrame, study_name: str | None) -> Any:
     return match.iloc[0]
 
 
-# --------------------------------------------------------------------------------------------
-# SQLite and server databases
-
-
 def _sqlite_engine(path: str, immutable: bool = False) -> Any:
     import sqlalchemy
 
@@ -232,7 +233,7 @@ def _sqlite_engine(path: str, immutable: bool = False) -> Any:
     return sqlalchemy.create_engine("sqlite://", creator=creator, poolclass=sqlalchemy.pool.NullPool)
 
 
-def _load_sqlite(path: str, study_name: str | None) -> StudyData:
+def _load_sqlite(path: str, study_name: str | None, listing: bool = False) -> Any:
     if os.path.getsize(path) == 0:
         raise StorageError(f"{path!r} is an empty file, not an Optuna database")
     last: Exception | None = None
@@ -240,7 +241,7 @@ def _load_sqlite(path: str, study_name: str | None) -> StudyData:
         engine = _sqlite_engine(path, immutable=immutable)
         try:
             with engine.connect() as conn:
-                return _read_sql(conn, study_name, url=f"sqlite:///{path}", sqlite_path=path)
+                return _read_sql(conn, study_name, url=f"sqlite:///{path}", sqlite_path=path, listing=listing)
         except (StorageError, StudyNotFoundError, NoTrialsError):
             raise
         except Exception as exc:  # noqa: BLE001
@@ -252,7 +253,7 @@ def _load_sqlite(path: str, study_name: str | None) -> StudyData:
     raise StorageError(f"{path!r} is not a readable SQLite database: {_one_line(last)}")
 
 
-def _load_server(url: str, study_name: str | None) -> StudyData:
+def _load_server(url: str, study_name: str | None, listing: bool = False) -> Any:
     import sqlalchemy
 
     try:
@@ -261,7 +262,7 @@ def _load_server(url: str, study_name: str | None) -> StudyData:
         raise StorageError(f"cannot open storage {_redact(url)}: {_one_line(exc)}") from None
     try:
         with engine.connect() as conn:
-            return _read_sql(conn, study_name, url=url, sqlite_path=None)
+            return _read_sql(conn, study_name, url=url, sqlite_path=None, listing=listing)
     except (StorageError, StudyNotFoundError, NoTrialsError):
         raise
     except Exception as exc:  # noqa: BLE001
@@ -297,7 +298,7 @@ def _optuna_revisions() -> tuple[list[str], str]:
     return order, order[-1]
 
 
-def _read_sql(conn: Any, study_name: str | None, url: str, sqlite_path: str | None) -> StudyData:
+def _read_sql(conn: Any, study_name: str | None, url: str, sqlite_path: str | None, listing: bool = False) -> Any:
     import sqlalchemy
 
     tables = set(sqlalchemy.inspect(conn).get_table_names())
@@ -322,7 +323,7 @@ def _read_sql(conn: Any, study_name: str | None, url: str, sqlite_path: str | No
             "`optuna storage upgrade` (hpablate never migrates your file)"
         )
     if revision not in SQL_SCHEMAS:  # known to Optuna, not to this reader: use Optuna's API
-        return _load_rdb_via_optuna(url, study_name, sqlite_path)
+        return _load_rdb_via_optuna(url, study_name, sqlite_path, listing)
 
     q = conn.exec_driver_sql
     studies = pd.DataFrame(q("SELECT study_id, study_name FROM studies").fetchall(), columns=["study_id", "name"])
@@ -338,6 +339,8 @@ def _read_sql(conn: Any, study_name: str | None, url: str, sqlite_path: str | No
     studies["directions"] = [[d for _, d in sorted(dir_map.get(s, []))] for s in studies["study_id"]]
     studies["n_trials"] = [cnt.get(s, (0, 0))[0] for s in studies["study_id"]]
     studies["n_complete"] = [cnt.get(s, (0, 0))[1] for s in studies["study_id"]]
+    if listing:
+        return _listing(studies)
     row = _pick_study(studies, study_name)
     sid = int(row["study_id"])
     user_attrs = _study_attrs(conn, sid)
@@ -509,10 +512,6 @@ def _redact(url: str) -> str:
         return "<storage URL>"
 
 
-# --------------------------------------------------------------------------------------------
-# Optuna API readers (journal, Redis, schemas only Optuna knows, Study objects)
-
-
 def from_frozen_trials(
     name: str,
     directions: list[str],
@@ -551,7 +550,7 @@ def from_frozen_trials(
     return StudyData(name, list(directions), _infer_dtypes(df), distributions, dict(user_attrs), source, notes)
 
 
-def _load_via_optuna(storage: Any, study_name: str | None) -> StudyData:
+def _load_via_optuna(storage: Any, study_name: str | None, listing: bool = False) -> Any:
     summaries = storage.get_all_studies()
     table = pd.DataFrame(
         {
@@ -562,6 +561,8 @@ def _load_via_optuna(storage: Any, study_name: str | None) -> StudyData:
             "n_complete": [np.nan for _ in summaries],
         }
     )
+    if listing:
+        return _listing(table)
     row = _pick_study(table, study_name)
     sid = int(row["study_id"])
     trials = storage.get_all_trials(sid, deepcopy=False)
@@ -570,7 +571,7 @@ def _load_via_optuna(storage: Any, study_name: str | None) -> StudyData:
     )
 
 
-def _load_journal(path: str, study_name: str | None) -> StudyData:
+def _load_journal(path: str, study_name: str | None, listing: bool = False) -> Any:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
@@ -594,12 +595,12 @@ def _load_journal(path: str, study_name: str | None) -> StudyData:
             storage = JournalStorage(JournalFileBackend(copy))
         except Exception as exc:  # noqa: BLE001
             raise StorageError(f"{path!r} is not a readable Optuna journal: {_one_line(exc)}") from None
-        return _load_via_optuna(storage, study_name)
+        return _load_via_optuna(storage, study_name, listing)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def _load_redis(url: str, study_name: str | None) -> StudyData:
+def _load_redis(url: str, study_name: str | None, listing: bool = False) -> Any:
     try:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalRedisBackend
@@ -608,14 +609,14 @@ def _load_redis(url: str, study_name: str | None) -> StudyData:
     except Exception as exc:  # noqa: BLE001
         raise StorageError(f"cannot open Redis journal {_redact(url)}: {_one_line(exc)}") from None
     try:
-        return _load_via_optuna(storage, study_name)
+        return _load_via_optuna(storage, study_name, listing)
     except (StorageError, StudyNotFoundError):
         raise
     except Exception as exc:  # noqa: BLE001
         raise StorageError(f"cannot read Redis journal {_redact(url)}: {_one_line(exc)}") from None
 
 
-def _load_rdb_via_optuna(url: str, study_name: str | None, sqlite_path: str | None) -> StudyData:
+def _load_rdb_via_optuna(url: str, study_name: str | None, sqlite_path: str | None, listing: bool = False) -> Any:
     from optuna.storages import RDBStorage
 
     tmpdir = None
@@ -629,7 +630,7 @@ def _load_rdb_via_optuna(url: str, study_name: str | None, sqlite_path: str | No
             storage = RDBStorage(url, skip_table_creation=True)
         except Exception as exc:  # noqa: BLE001
             raise StorageError(f"Optuna cannot read this storage: {_one_line(exc)}") from None
-        return _load_via_optuna(storage, study_name)
+        return _load_via_optuna(storage, study_name, listing)
     finally:
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)

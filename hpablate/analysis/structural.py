@@ -16,7 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hpablate.analysis._util import ParamSpec, matches, mean_ci, welch
+from hpablate.analysis import _notes
+from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
+from hpablate.analysis._result import Result
+from hpablate.analysis._util import matches, mean_ci, per_class_metrics, welch
+from hpablate.space import Component, Parameter, SearchSpace
 
 COLUMNS = [
     "component", "mode", "reference", "n_reference", "reference_mean", "ablated", "n", "mean",
@@ -28,18 +32,36 @@ CLASS_COLUMNS = [
 ]
 
 
-def _masks(params: pd.DataFrame, specs: Sequence[ParamSpec]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    base = {s.name: matches(params[s.name], s.baseline) for s in specs}
-    off = {s.name: matches(params[s.name], s.off) for s in specs if s.kind == "component"}
+def analyze_structural(inp: AnalysisInput, *, alpha: float = 0.05) -> Result:
+    """Component contributions of a study's stored space (:func:`structural_contributions`).
+
+    Returns
+    -------
+    Result
+        Tables ``structural`` and ``structural_per_class`` (empty when the space has no component).
+    """
+    if not components(inp.space):
+        return Result({"structural": pd.DataFrame(columns=COLUMNS),
+                       "structural_per_class": pd.DataFrame(columns=CLASS_COLUMNS)})
+    pcm = per_class_metrics(inp.trials)
+    structural, per_class = structural_contributions(inp.params, inp.y, inp.space, direction=inp.direction,
+                                                     per_class=pcm if pcm.shape[1] else None, alpha=alpha)
+    return Result({"structural": structural, "structural_per_class": per_class},
+                  [_notes.NO_REMOVAL] if structural.empty else [])
+
+
+def _masks(params: pd.DataFrame, present: Sequence[Parameter]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    base = {s.name: matches(params[s.name], s.baseline) for s in present}
+    off = {s.name: matches(params[s.name], s.off) for s in present if isinstance(s, Component)}
     return base, off
 
 
 def structural_contributions(
     params: pd.DataFrame,
     y: np.ndarray,
-    specs: Sequence[ParamSpec],
+    space: SearchSpace,
     *,
-    maximize: bool = True,
+    direction: str = MINIMIZE,
     per_class: pd.DataFrame | None = None,
     alpha: float = 0.05,
     conf: float = 0.95,
@@ -52,10 +74,10 @@ def structural_contributions(
         Parameter values of completed trials (plain names).
     y : array
         Objective values, same rows.
-    specs : sequence of ParamSpec
-        The stored space; components are the ``kind == "component"`` parameters.
-    maximize : bool
-        Direction, for ``benefit``.
+    space : SearchSpace
+        The stored space; components are its :class:`~hpablate.Component` parameters.
+    direction : {"minimize", "maximize"}
+        Direction of the objective, for ``benefit``.
     per_class : DataFrame, optional
         Per-class metrics aligned with ``params`` (columns ``(metric, class)``).
 
@@ -66,30 +88,30 @@ def structural_contributions(
 
     Examples
     --------
-    >>> specs = [ParamSpec("dropout", "component", True, (True, False), choices=(True, False), off=False)]
+    >>> import hpablate as hp
     >>> df = pd.DataFrame({"dropout": [True] * 3 + [False] * 3})
-    >>> c, _ = structural_contributions(df, np.array([.9, .91, .89, .8, .81, .79]), specs)
+    >>> c, _ = structural_contributions(df, np.array([.9, .91, .89, .8, .81, .79]), hp.SearchSpace(hp.Component("dropout")))
     >>> round(float(c.contribution[0]), 6)
     0.1
     """
     from statsmodels.stats.multitest import multipletests
 
     y = np.asarray(y, dtype=float)
-    specs = [s for s in specs if s.name in params.columns]
-    comps = [s for s in specs if s.kind == "component"]
+    present = [s for s in space if s.name in params.columns]
+    comps = [s for s in present if isinstance(s, Component)]
     if not comps:
         return pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=CLASS_COLUMNS)
-    base, off = _masks(params, specs)
+    base, off = _masks(params, present)
     others = np.ones(len(params), dtype=bool)  # non-component parameters at baseline
-    for s in specs:
-        if s.kind != "component":
+    for s in present:
+        if not isinstance(s, Component):
             others &= base[s.name]
     all_base = others.copy()
     all_off = others.copy()
     for c in comps:
         all_base &= base[c.name]
         all_off &= off[c.name]
-    sign = 1.0 if maximize else -1.0
+    sign = 1.0 if direction == MAXIMIZE else -1.0
     rows, class_rows = [], []
     for c in comps:
         rest_base = others.copy()
@@ -141,7 +163,7 @@ def structural_contributions(
     return out, cls_out
 
 
-def components(specs: Sequence[ParamSpec] | None) -> list[str]:
+def components(space: SearchSpace | None) -> list[str]:
     """Names of the component parameters of a stored space."""
-    return [s.name for s in specs or [] if s.kind == "component"]
+    return [c.name for c in space.components] if space is not None else []
 

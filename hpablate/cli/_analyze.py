@@ -10,14 +10,12 @@ The storage is never written: no table is created, nothing migrated, no file mad
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 from typing import Any
 
-from hpablate.errors import StorageError, StudyNotFoundError
-
-FORMATS = ("table", "csv", "json", "markdown")
+from hpablate.cli._output import add_format_option, format_output
+from hpablate.errors import StudyNotFoundError, UsageError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -35,7 +33,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--study", "--study-name", dest="study", default=None, metavar="NAME",
                    help="study name (needed when the storage holds several)")
     p.add_argument("--objective", type=int, default=0, metavar="N", help="objective index (default 0)")
-    p.add_argument("-f", "--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_format_option(p)
     p.add_argument("--html", default=None, metavar="PATH", help="also write a self-contained HTML report")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm-corrected; default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fANOVA forest and bootstraps (default 0)")
@@ -44,10 +42,10 @@ def add_parser(subparsers: Any) -> None:
 
 def _storage(args: argparse.Namespace) -> str:
     if args.storage_url and args.storage_opt and args.storage_url != args.storage_opt:
-        raise StorageError("give the storage once (positional STORAGE_URL or --storage), not both")
+        raise UsageError("give the storage once (positional STORAGE_URL or --storage), not both")
     url = args.storage_url or args.storage_opt or os.environ.get("OPTUNA_STORAGE")
     if not url:
-        raise StorageError("no storage given: pass STORAGE_URL, --storage or set OPTUNA_STORAGE")
+        raise UsageError("no storage given: pass STORAGE_URL, --storage or set OPTUNA_STORAGE")
     return url
 
 
@@ -64,7 +62,8 @@ def command(args: argparse.Namespace) -> int:
     if args.study is None:
         studies = list_studies(url)
         if len(studies) > 1:
-            print(_study_list(studies, args.format))
+            listed = studies.assign(directions=[",".join(d) for d in studies["directions"]])
+            sys.stdout.write(format_output(listed, args.format))
             raise StudyNotFoundError(
                 f"{len(studies)} studies in the storage; name one with --study (listed on stdout)"
             )
@@ -72,49 +71,11 @@ def command(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = analyze_data(data, args.objective, alpha=args.alpha, seed=args.seed)
-    out = sys.stdout
-    if args.format == "json":
-        out.write(report.to_json() + "\n")
-    elif args.format == "markdown":
-        out.write(report.to_markdown() + "\n")
-    elif args.format == "csv":
-        out.write(_csv(report))
-    else:
-        out.write(report.to_text() + "\n")
+    if args.html and os.path.isdir(args.html):
+        raise UsageError(f"--html {args.html!r} is a directory")
+    sys.stdout.write(format_output(report, args.format))
     if args.html:
         path = os.path.abspath(args.html)
-        if os.path.isdir(path):
-            raise StorageError(f"--html {args.html!r} is a directory")
         report.to_html(path)
         print(f"HTML report written to {path}", file=sys.stderr)
     return 0
-
-
-def _csv(report: Any) -> str:
-    buf = io.StringIO()
-    first = True
-    for name, t in report.tables().items():
-        if t is None or len(t) == 0:
-            continue
-        if not first:
-            buf.write("\n")
-        first = False
-        buf.write(f"# {name}\n")
-        t.to_csv(buf, index=False)
-    for k, t in report.interaction_tables.items():
-        buf.write(f"\n# mean table {k}\n")
-        t.to_csv(buf)
-    return buf.getvalue()
-
-
-def _study_list(studies: Any, fmt: str) -> str:
-    t = studies.copy()
-    t["directions"] = [",".join(d) for d in t["directions"]]
-    if fmt == "json":
-        import json
-
-        return json.dumps([{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-                           for r in t.to_dict(orient="records")])
-    if fmt == "csv":
-        return t.to_csv(index=False).rstrip("\n")
-    return t.to_string(index=False)

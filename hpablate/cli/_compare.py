@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from hpablate.cli._run import load_study_file
-from hpablate.errors import StudyFileError
-
-FORMATS = ("table", "csv", "json", "markdown")
+from hpablate.cli._output import add_format_option, format_output
+from hpablate.errors import StudyFileError, UsageError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -48,7 +47,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--threshold", type=float, default=0.8,
                    help="share of repetitions that must rank the top-k right (default 0.8)")
     p.add_argument("--quick", action="store_true", help="study files' quick mode (small data/epochs)")
-    p.add_argument("-f", "--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_format_option(p)
     p.add_argument("--html", default=None, metavar="PATH", help="also write a self-contained HTML report")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per run on stderr")
     p.set_defaults(func=command)
@@ -58,9 +57,9 @@ def _ints(text: str, what: str) -> list[int]:
     try:
         values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise StudyFileError(f"--{what} must be comma-separated integers, got {text!r}") from None
+        raise UsageError(f"--{what} must be comma-separated integers, got {text!r}") from None
     if not values:
-        raise StudyFileError(f"--{what} is empty")
+        raise UsageError(f"--{what} is empty")
     return values
 
 
@@ -83,7 +82,7 @@ def command(args: argparse.Namespace) -> int:
     from hpablate.comparison import compare
 
     if args.repeats < 1:
-        raise StudyFileError(f"--repeats must be >= 1, got {args.repeats}")
+        raise UsageError(f"--repeats must be >= 1, got {args.repeats}")
     budgets = _ints(args.budgets, "budgets")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.quick:
@@ -98,15 +97,7 @@ def command(args: argparse.Namespace) -> int:
         report = compare(objective, space, budgets, methods, repeats=args.repeats, storage=storage,
                          study_prefix=prefix, direction=direction, truth=truth, top_k=args.top_k, seed=args.seed,
                          grid_groups=groups, threshold=args.threshold, verbose=args.verbose)
-    out = sys.stdout
-    if args.format == "json":
-        out.write(report.to_json() + "\n")
-    elif args.format == "markdown":
-        out.write(report.to_markdown() + "\n")
-    elif args.format == "csv":
-        out.write(report.summary.to_csv(index=False))
-    else:
-        out.write(report.to_text() + "\n")
+    sys.stdout.write(format_output(report, args.format))
     if args.html:
         report.to_html(args.html)
         print(f"wrote {args.html}", file=sys.stderr)

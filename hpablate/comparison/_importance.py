@@ -21,24 +21,25 @@ import numpy as np
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from hpablate.analysis._util import matches, parse_space, value_key
 from hpablate.analysis.effects import oat_effects
 from hpablate.analysis.importance import fanova_importances, morris_elementary_effects, morris_indices
-from hpablate.space import SearchSpace
+from hpablate.record import REPLICATE_ATTR, STEP_ATTR, TRAJECTORY_ATTR
+from hpablate.space import SearchSpace, same_value, value_key
 
 
 def trials_frame(trials: Sequence[FrozenTrial], names: Sequence[str]) -> pd.DataFrame:
-    """COMPLETE trials as a table: parameter columns, ``value``, ``trajectory``, ``step``."""
+    """COMPLETE trials as a table: parameter columns, ``value``, ``replicate``, ``trajectory``, ``step``."""
     rows = []
     for t in trials:
         if t.state != TrialState.COMPLETE or t.values is None or not all(n in t.params for n in names):
             continue
         row: dict[str, Any] = {n: t.params[n] for n in names}
         row["value"] = float(t.values[0])
-        row["trajectory"] = t.user_attrs.get("hpablate.trajectory")
-        row["step"] = t.user_attrs.get("hpablate.step")
+        row["replicate"] = t.user_attrs.get(REPLICATE_ATTR)
+        row["trajectory"] = t.user_attrs.get(TRAJECTORY_ATTR)
+        row["step"] = t.user_attrs.get(STEP_ATTR)
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*names, "value", "trajectory", "step"])
+    return pd.DataFrame(rows, columns=[*names, "value", "replicate", "trajectory", "step"])
 
 
 def compute_seconds(trials: Sequence[FrozenTrial]) -> float:
@@ -78,8 +79,7 @@ def importances(method: str, df: pd.DataFrame, space: SearchSpace, *, groups: li
 
 def oat_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
     """Largest ``|delta|`` of each parameter's one-at-a-time levels vs the baseline."""
-    specs = parse_space(space.to_json())
-    eff = oat_effects(df[space.names], df["value"].to_numpy(), specs)
+    eff = oat_effects(df[space.names], df["value"].to_numpy(), space)
     out = {n: math.nan for n in space.names}
     tiny = _round_off(df["value"])
     if len(eff):
@@ -104,6 +104,7 @@ def morris_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
     traj = df[df["trajectory"].notna()].copy()
     if traj.empty:
         return {n: math.nan for n in names}
+    traj["replicate"] = traj["replicate"].fillna(0).astype(int)
     traj["trajectory"] = traj["trajectory"].astype(int)
     traj["step"] = traj["step"].astype(int)
     unit = {n: (lambda v, n=n: space.to_unit(n, v)) for n in names}
@@ -115,7 +116,7 @@ def morris_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
 def grid_importance(df: pd.DataFrame, space: SearchSpace, groups: list[list[str]]) -> dict[str, float]:
     """Mean (over the other group members' cells) variance of cell means along each axis."""
     base = space.baseline
-    at_base = {n: matches(df[n], base[n]) for n in space.names}
+    at_base = {n: np.array([same_value(v, base[n]) for v in df[n]], dtype=bool) for n in space.names}
     y = df["value"].to_numpy(float)
     out = {n: math.nan for n in space.names}
     for group in groups:

@@ -1,30 +1,14 @@
-"""Importances: fANOVA (marginal and pairwise), PED-ANOVA and Morris elementary effects.
+"""fANOVA (Hutter, Hoos & Leyton-Brown, ICML 2014), marginal and pairwise, on scikit-learn forests.
 
-Every row of every table names its *estimand*, because the methods answer different questions:
-
-* **fANOVA** (Hutter, Hoos & Leyton-Brown, ICML 2014) decomposes the variance of a random forest's
-  prediction over the uniform measure on the search space. A marginal importance is the fraction
-  of variance of the first-order (main-effect) term; a pairwise importance the fraction of the
-  second-order (interaction-only) term, ``V_ij = Var(a_ij) - V_i - V_j``. Parameters that act only
-  through interactions get a small marginal importance.
-* **PED-ANOVA** (Watanabe et al. 2023, Optuna's default evaluator) measures how far the
-  distribution of a parameter among the best trials departs from its distribution among all
-  trials: a "what do good trials look like" importance, not a variance fraction.
-* **Morris** mu* (mean absolute elementary effect) is a screening proxy for the *total-order*
-  effect; sigma flags interactions or non-linearity. Units are objective units per unit of the
-  parameter's normalised range.
-
-The fANOVA here is a vectorised re-implementation of Optuna's ``FanovaImportanceEvaluator``
-algorithm on scikit-learn forests: each tree is turned into its leaf boxes once, and the marginal
-of a parameter set is evaluated on the grid of the tree's split points with an N-d difference array
-(one ``bincount`` + cumulative sums) instead of one tree traversal per grid cell.
+A vectorised re-implementation of Optuna's ``FanovaImportanceEvaluator`` algorithm: each tree is
+turned into its leaf boxes once, and the marginal of a parameter set is evaluated on the grid of the
+tree's split points with an N-d difference array (one ``bincount`` + cumulative sums) instead of one
+tree traversal per grid cell.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,104 +17,57 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpablate.analysis import _notes
+from hpablate.analysis._input import AnalysisInput
+from hpablate.analysis._result import Result
+from hpablate.analysis.importance._encode import encode
+
 FANOVA_MARGINAL = "first-order (main effect) variance fraction"
 FANOVA_PAIRWISE = "second-order (interaction) variance fraction"
-PED_ANOVA_ESTIMAND = "Pearson divergence of the top-quantile distribution (PED-ANOVA)"
-MORRIS_ESTIMAND = "mean |elementary effect| (screening proxy for total order)"
+IMPORTANCE_COLUMNS = ["method", "kind", "param", "param_a", "param_b", "importance", "std", "q10", "q90", "n_trees",
+                      "n_trials", "estimand"]
+#: Designs whose trials stay near the baseline: a forest fitted on them extrapolates.
+_LOCAL_DESIGNS = ("oat", "structural", "baseline")
 
 
-# --------------------------------------------------------------------------------------------
-# Encoding
+def analyze_fanova(
+    inp: AnalysisInput,
+    *,
+    n_trees: int = 64,
+    seed: int | None = 0,
+    encoding: str = "hpablate",
+    pair_cell_budget: float | None = 3e7,
+) -> Result:
+    """fANOVA marginal and pairwise importances of a study's parameters present in every trial.
 
-
-@dataclass
-class Encoded:
-    """Trials encoded as a numeric matrix for the forest.
-
-    Attributes
-    ----------
-    X : ndarray, shape (n_trials, n_columns)
-    bounds : ndarray, shape (n_columns, 2)
-        The box whose uniform measure defines the variance decomposition.
-    groups : list of ndarray
-        Encoded columns of each parameter (several for one-hot categoricals).
-    names : list of str
+    Returns
+    -------
+    Result
+        Table ``importances`` (:data:`IMPORTANCE_COLUMNS`; empty when there is too little to fit).
     """
-
-    X: np.ndarray
-    bounds: np.ndarray
-    groups: list[np.ndarray]
-    names: list[str]
-
-
-def encode(params: pd.DataFrame, distributions: dict[str, Any], encoding: str = "hpablate") -> Encoded:
-    """Encode parameter values for fANOVA.
-
-    Parameters
-    ----------
-    params : DataFrame
-        One column per parameter (external values), no missing values.
-    distributions : dict
-        Parameter name to Optuna distribution, in the column order to use.
-    encoding : {"hpablate", "optuna"}
-        ``"hpablate"``: log-scaled floats/ints are analysed in log space, integers over
-        ``[low-step/2, high+step/2]``, categoricals as one ordinal column over
-        ``[-0.5, k-0.5]`` so every choice gets equal measure (as in Hutter et al.).
-        ``"optuna"``: exactly Optuna's ``FanovaImportanceEvaluator`` encoding (raw scale, no
-        step widening, one-hot categoricals over ``[0, 1]`` each) for cross-checks.
-    """
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if encoding not in ("hpablate", "optuna"):
-        raise ValueError(f"encoding must be 'hpablate' or 'optuna', not {encoding!r}")
-    cols: list[np.ndarray] = []
-    bounds: list[tuple[float, float]] = []
-    groups: list[np.ndarray] = []
-    names = list(distributions)
-    for name, d in distributions.items():
-        v = params[name].to_numpy()
-        start = len(cols)
-        if isinstance(d, CategoricalDistribution):
-            index = {_key(c): i for i, c in enumerate(d.choices)}
-            idx = np.array([index[_key(x)] for x in v], dtype=np.int64)
-            k = len(d.choices)
-            if encoding == "optuna":
-                for j in range(k):
-                    cols.append((idx == j).astype(float))
-                    bounds.append((0.0, 1.0))
-            else:
-                cols.append(idx.astype(float))
-                bounds.append((-0.5, k - 0.5))
-        elif isinstance(d, (FloatDistribution, IntDistribution)):
-            x = v.astype(float)
-            low, high = float(d.low), float(d.high)
-            if encoding == "optuna":
-                cols.append(x)
-                bounds.append((low, high))
-            else:
-                half = 0.5 * d.step if isinstance(d, IntDistribution) else 0.0
-                if d.log:
-                    cols.append(np.log(x))
-                    bounds.append((math.log(low - half) if low - half > 0 else math.log(low), math.log(high + half)))
-                else:
-                    cols.append(x)
-                    bounds.append((low - half, high + half))
-        else:  # pragma: no cover - Optuna has no other distributions
-            raise ValueError(f"unsupported distribution for {name!r}: {d!r}")
-        groups.append(np.arange(start, len(cols)))
-    X = np.column_stack(cols) if cols else np.empty((len(params), 0))
-    B = np.array(bounds, dtype=float).reshape(-1, 2)
-    X = np.clip(X, B[:, 0], B[:, 1])
-    return Encoded(X, B, groups, names)
+    names = inp.names
+    full = [n for n in names if not _absent(inp.params[n]).any()]
+    notes = [_notes.conditional([n for n in names if n not in full], len(full))] if len(full) < len(names) else []
+    varying = [n for n in full if not inp.distributions[n].single() and inp.params[n].nunique() > 1]
+    if not varying or len(inp.y) < 4 or np.ptp(inp.y) == 0:
+        return Result({"importances": pd.DataFrame(columns=IMPORTANCE_COLUMNS)}, notes + [_notes.FANOVA_NEEDS])
+    try:
+        table = fanova_importances(inp.params[full], inp.y, {n: inp.distributions[n] for n in full},
+                                   pairwise=True, encoding=encoding, n_trees=n_trees, seed=seed,
+                                   pair_cell_budget=pair_cell_budget)
+    except ValueError as exc:
+        table = pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+        notes.append(f"fANOVA not computed: {exc}")
+    if inp.design in _LOCAL_DESIGNS:
+        notes.append(_notes.fanova_near_baseline(inp.design))
+    return Result({"importances": table}, notes + [_notes.FANOVA_READING])
 
 
-def _key(x: Any) -> Any:
-    """Hashable key for a categorical choice (1 == True in Python; keep them apart)."""
-    return (type(x).__name__, x) if isinstance(x, bool) else x
-
-
-# --------------------------------------------------------------------------------------------
-# Vectorised fANOVA
+def _absent(col: pd.Series) -> np.ndarray:
+    """Rows where a (conditional) parameter was not suggested: NaN, while ``None`` is a value."""
+    if col.dtype == object:
+        return np.fromiter((isinstance(v, float) and v != v for v in col.to_numpy()), dtype=bool, count=len(col))
+    return col.isna().to_numpy()
 
 
 @dataclass
@@ -456,170 +393,3 @@ def _frow(method: str, kind: str, param: str, a: str | None, b: str | None, imp:
 
 
 # --------------------------------------------------------------------------------------------
-# PED-ANOVA through Optuna's evaluator
-
-
-def ped_anova_importances(
-    params: pd.DataFrame,
-    y: np.ndarray,
-    distributions: dict[str, Any],
-    *,
-    minimize: bool = True,
-    target_quantile: float = 0.1,
-) -> pd.DataFrame:
-    """PED-ANOVA importances computed by Optuna's ``PedAnovaImportanceEvaluator``.
-
-    The trials are copied into an in-memory Optuna study (the evaluator needs one); missing
-    values in ``params`` are conditional parameters the trial did not suggest.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``method, kind, param, param_a, param_b, importance, std, q10, q90, n_trees,
-        n_trials, estimand`` (spread columns NaN: the evaluator gives a point value).
-    """
-    import optuna
-    from optuna.importance import PedAnovaImportanceEvaluator
-    from optuna.trial import FrozenTrial, TrialState
-
-    y = np.asarray(y, dtype=float)
-    names = list(distributions)
-    trials = []
-    cols = {n: params[n].to_numpy() for n in names}
-    sign = 1.0 if minimize else -1.0
-    for k in range(len(y)):
-        p, d = {}, {}
-        for n in names:
-            v = cols[n][k]
-            if isinstance(v, float) and math.isnan(v):  # absent (None is a value)
-                continue
-            p[n] = _py(v)
-            d[n] = distributions[n]
-        # FrozenTrial directly (not create_trial + add_trials, which validate and deep-copy every
-        # trial: 5 s at 10,000 trials); distinct trial ids matter to the evaluator.
-        trials.append(FrozenTrial(k, TrialState.COMPLETE, None, None, None, p, d, {}, {}, {}, k,
-                                  values=[sign * float(y[k])]))
-    evaluator = PedAnovaImportanceEvaluator(target_quantile=target_quantile)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            imp = evaluator.evaluate(_TrialsView(trials))  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - private duck-typing failed: use a real study
-            study = optuna.create_study(direction="minimize")
-            study.add_trials(trials)
-            imp = evaluator.evaluate(study)
-    rows = [
-        {"method": f"PED-ANOVA (Optuna, top {target_quantile:.0%} vs all)", "kind": "marginal", "param": n,
-         "param_a": n, "param_b": None, "importance": float(imp.get(n, 0.0)), "std": np.nan, "q10": np.nan,
-         "q90": np.nan, "n_trees": 0, "n_trials": len(y), "estimand": PED_ANOVA_ESTIMAND}
-        for n in names
-    ]
-    return pd.DataFrame(rows).sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
-
-
-class _TrialsView:
-    """The part of ``optuna.Study`` that PED-ANOVA's evaluator reads (single objective, minimise)."""
-
-    def __init__(self, trials: list[Any]) -> None:
-        import optuna
-
-        self._trials = trials
-        self.directions = [optuna.study.StudyDirection.MINIMIZE]
-
-    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
-        return self._trials
-
-    def _is_multi_objective(self) -> bool:
-        return False
-
-
-def _py(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
-
-
-# --------------------------------------------------------------------------------------------
-# Morris
-
-
-def morris_elementary_effects(
-    trials: pd.DataFrame, unit: dict[str, Any], y_col: str = "value", traj_col: str = "trajectory",
-    step_col: str = "step",
-) -> pd.DataFrame:
-    """Elementary effects of Morris trajectories.
-
-    Parameters
-    ----------
-    trials : DataFrame
-        Complete trials with columns ``trajectory``, ``step``, ``y_col`` and one column per
-        parameter (plain names, external values).
-    unit : dict
-        Parameter name to a function mapping external values to [0, 1] (the space's unit scale).
-    y_col, traj_col, step_col : str
-        Objective, trajectory and step columns. Replicates at one (trajectory, step) are
-        averaged first.
-
-    Returns
-    -------
-    DataFrame
-        One row per elementary effect: ``trajectory, step, param, delta, ee``
-        (``ee = (y(step) - y(step-1)) / delta`` in unit scale).
-    """
-    names = list(unit)
-    g = trials.groupby([traj_col, step_col], sort=True)
-    ymean = g[y_col].mean()
-    first = g[names].first()
-    u = pd.DataFrame({n: [float(unit[n](v)) for v in first[n]] for n in names}, index=first.index)
-    rows = []
-    for traj, sub in u.groupby(level=0, sort=True):
-        steps = sub.index.get_level_values(1).to_numpy()
-        U = sub.to_numpy()
-        Y = ymean.loc[sub.index].to_numpy()
-        for k in range(1, len(steps)):
-            diff = U[k] - U[k - 1]
-            changed = np.flatnonzero(np.abs(diff) > 1e-12)
-            if len(changed) != 1:
-                continue  # not a one-factor move (missing point of the trajectory)
-            j = changed[0]
-            rows.append({"trajectory": int(traj), "step": int(steps[k]), "param": names[j],
-                         "delta": float(diff[j]), "ee": float((Y[k] - Y[k - 1]) / diff[j])})
-    return pd.DataFrame(rows, columns=["trajectory", "step", "param", "delta", "ee"])
-
-
-def morris_indices(
-    ee: pd.DataFrame,
-    names: Sequence[str],
-    *,
-    n_resamples: int = 1000,
-    conf_level: float = 0.95,
-    seed: int | None = 0,
-) -> pd.DataFrame:
-    """Morris mu, mu*, sigma per parameter with a bootstrap CI of mu*.
-
-    ``mu_star_conf`` is SALib's half-width (normal quantile × bootstrap standard deviation of
-    mu*); ``mu_star_lo``/``mu_star_hi`` the percentile bootstrap interval. ``sigma`` uses
-    ``ddof=1`` like SALib.
-    """
-    from scipy import stats
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for n in names:
-        e = ee.loc[ee["param"] == n, "ee"].to_numpy()
-        r = len(e)
-        if r == 0:
-            rows.append({"param": n, "n_effects": 0, "mu": np.nan, "mu_star": np.nan, "sigma": np.nan,
-                         "mu_star_conf": np.nan, "mu_star_lo": np.nan, "mu_star_hi": np.nan})
-            continue
-        idx = rng.integers(0, r, size=(n_resamples, r))
-        boot = np.abs(e[idx]).mean(axis=1)
-        z = stats.norm.ppf(0.5 + conf_level / 2)
-        rows.append({
-            "param": n, "n_effects": r, "mu": float(e.mean()), "mu_star": float(np.abs(e).mean()),
-            "sigma": float(e.std(ddof=1)) if r > 1 else np.nan,
-            "mu_star_conf": float(z * boot.std(ddof=1)) if r > 1 else np.nan,
-            "mu_star_lo": float(np.quantile(boot, (1 - conf_level) / 2)),
-            "mu_star_hi": float(np.quantile(boot, 1 - (1 - conf_level) / 2)),
-        })
-    out = pd.DataFrame(rows)
-    out["estimand"] = MORRIS_ESTIMAND
-    return out.sort_values("mu_star", ascending=False, kind="stable").reset_index(drop=True)

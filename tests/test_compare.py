@@ -228,3 +228,21 @@ def test_round_off_differences_are_not_effects():
     space = plan_for_budget("oat", f.space, 10, 0).space  # 3 levels per number: -pi, 0, pi
     _, df = _run(space, hp.OneAtATimeSampler(space, repeats=1), f)
     assert oat_importance(df, space) == {"x1": 0.0, "x2": 0.0, "x3": 0.0}
+
+
+@pytest.mark.parametrize("method", ["random", "tpe"])
+def test_on_off_components_under_random_and_tpe(method):
+    """Issue 9, item 8: an on/off Component sampled by Optuna came back as numpy bools (KeyError np.True_)."""
+    space = hp.SearchSpace(
+        hp.Float("lr", 1e-3, 1e-1, log=True, baseline=1e-2),
+        hp.Component("dropout", baseline=True),
+        hp.Component("norm", choices=["batch", "none"], baseline="batch"),
+    )
+
+    def objective(trial):
+        cfg = space.suggest(trial)
+        return math.log10(cfg["lr"]) + (0.5 if cfg["dropout"] else 0.0) + (0.2 if cfg["norm"] == "batch" else 0.0)
+
+    report = hp.compare(objective, space, budgets=[8], methods=[method], repeats=1, n_trees=8)
+    ranked = report.results
+    assert len(ranked) == 1 and set(ranked["method"]) == {method}

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hpablate.errors import PlanTooLargeError, SpaceError
+from hpablate.record import PREFIX, TrialRecord
 from hpablate.space import SearchSpace
 
 DESIGNS = ("baseline", "oat", "grid", "structural", "morris")
@@ -88,15 +89,20 @@ class Slot:
 
     def user_attrs(self) -> dict[str, Any]:
         """The ``hpablate.*`` trial user attributes that record this slot on its trial."""
-        attrs: dict[str, Any] = {
-            "hpablate.design": self.config.design,
-            "hpablate.varied": list(self.config.varied),
-            "hpablate.level": self.config.level,
-            "hpablate.slot": self.index,
-            "hpablate.replicate": self.replicate,
-            "hpablate.seed": self.seed,
-        }
-        attrs.update({f"hpablate.{k}": v for k, v in self.config.extra.items()})
+        extra = dict(self.config.extra)
+        record = TrialRecord(
+            design=self.config.design,
+            slot=self.index,
+            replicate=self.replicate,
+            seed=self.seed,
+            varied=tuple(self.config.varied),
+            level=self.config.level,
+            trajectory=extra.pop("trajectory", None),
+            step=extra.pop("step", None),
+            unit=extra.pop("unit", None),
+        )
+        attrs = record.to_user_attrs()
+        attrs.update({f"{PREFIX}{k}": v for k, v in extra.items()})
         return attrs
 
 

@@ -74,7 +74,7 @@ def morris_configs(
                     design="morris",
                     varied=varied,
                     level=None,
-                    extra={"trajectory": t, "step": step},
+                    extra={"trajectory": t, "step": step, "unit": tuple(float(u) for u in point)},
                 )
             )
             previous = point

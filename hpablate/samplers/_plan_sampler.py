@@ -66,6 +66,8 @@ from hpablate.record import (
     PLAN_ID_ATTR,
     PLAN_OFFSET_ATTR,
     PLAN_SEGMENTS_ATTR,
+    RECORD_VERSION,
+    RECORD_VERSION_ATTR,
     SLOT_ATTR,
     SPACE_ATTR,
     SURPLUS_ATTR,
@@ -216,6 +218,7 @@ class PlanSampler(BaseSampler):
             if PLAN_ID_ATTR not in attrs:
                 self._check_space(attrs)
                 new_attrs = {
+                    RECORD_VERSION_ATTR: RECORD_VERSION,
                     SPACE_ATTR: self._space.to_json(),
                     DESIGN_ATTR: self._plan.design,
                     N_SLOTS_ATTR: self.n_slots,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-#: User attribute under which a failed trial's reason is recorded (shared with ``hp.run``).
-FAIL_REASON_ATTR = "hpablate.fail_reason"
+from hpablate.record import FAIL_REASON_ATTR
+
+__all__ = ["FAIL_REASON_ATTR", "DivergedError"]
 
 
 class DivergedError(RuntimeError):

@@ -263,3 +263,36 @@ def test_storage_password_is_never_printed(tmp_path, capsys):
     assert main(["run", str(toy), "--storage", url, "--no-progress"]) == 2
     err = one_line_error(capsys)
     assert "TopSecret42" not in err and "***" in err
+
+
+def test_dry_run_prints_the_plan_and_touches_no_storage(tmp_path, monkeypatch, capsys):
+    toy = write_toy(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(toy), "--design", "all", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "toy-oat: oat design, 4 configurations x 2 replicates = 8 trials (dry run: nothing stored)" in out
+    assert "toy-structural: structural design" in out and "(baseline)" in out
+    assert not (tmp_path / "hpablate.db").exists() and calls(toy) == []
+
+
+CALLBACKS = TOY + '''
+objective_name = "val_score"
+SEEN = Path(__file__).with_suffix(".seen")
+
+def record_trial(study, trial):
+    with open(SEEN, "a") as f:
+        f.write(f"{{trial.number}} {{trial.user_attrs['hpablate.slot']}} {{trial.user_attrs['hpablate.replicate']}}\\n")
+
+callbacks = [record_trial]
+'''
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_study_file_callbacks_run_in_every_worker_with_the_record(tmp_path, workers):
+    path = tmp_path / "cb.py"
+    path.write_text(CALLBACKS.format(direction="maximize"))
+    storage = f"sqlite:///{tmp_path / 'cb.db'}"
+    assert main(["run", str(path), "--storage", storage, "--no-progress", "--workers", workers]) == 0
+    seen = [line.split() for line in path.with_suffix(".seen").read_text().splitlines()]
+    assert sorted(int(slot) for _, slot, _ in seen) == list(range(8))
+    assert optuna.load_study(study_name="cb-oat", storage=storage).metric_names == ["val_score"]

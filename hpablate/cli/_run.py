@@ -1,9 +1,12 @@
 """``hpablate run``: run the designs of a study file on a storage, resumably.
 
 A study file is a Python file exposing ``space`` (a :class:`hpablate.SearchSpace`) and
-``objective(trial)``, plus optionally ``direction`` / ``directions``, ``designs`` (name ->
+``objective(trial)``, plus optionally ``direction`` / ``directions``, ``objective_name`` /
+``objective_names`` (stored as the study's metric names), ``designs`` (name ->
 ``factory(space, repeats, seed)`` returning a plan sampler), ``repeats``, ``default_design``,
-``grid_groups`` and ``pruner``. ``--quick`` sets ``$HPABLATE_QUICK`` before the file is imported,
+``grid_groups``, ``pruner`` and ``callbacks`` (Optuna callbacks ``f(study, frozen_trial)`` called in
+every worker after each trial is stored, e.g. optuna-integration's TensorBoard or MLflow callbacks;
+the trial's ``hpablate.*`` record is in ``frozen_trial.user_attrs``). ``--quick`` sets ``$HPABLATE_QUICK`` before the file is imported,
 so it (and every worker process) can shrink epochs and data; quick runs go to their own studies
 (``<name>-quick``) so they never mix with full runs.
 """
@@ -17,7 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,6 +44,8 @@ class StudyFile:
     designs: dict[str, Callable[..., Any]]
     default_design: str
     repeats: int
+    callbacks: list[Callable[..., Any]] = field(default_factory=list)
+    metric_names: list[str] | None = None
 
     @property
     def stem(self) -> str:
@@ -85,6 +90,10 @@ def add_parser(subparsers: Any) -> None:
         "rerun (default: 6 heartbeats; at least 2). Shorten it to resume at once after a crash",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="print the plan (configurations, replicates, number of trials) and exit without touching storage",
+    )
     p.set_defaults(func=command)
 
 
@@ -156,7 +165,31 @@ def load_study_file(path: str | os.PathLike[str]) -> StudyFile:
     repeats = getattr(module, "repeats", 3)
     if not isinstance(repeats, int) or repeats < 1:
         raise StudyFileError(f"{str(path)!r}: `repeats` must be a positive integer, got {repeats!r}")
-    return StudyFile(p, module, space, objective, directions, designs, default, repeats)
+    callbacks = _callbacks(module, str(path))
+    metric_names = _metric_names(module, str(path), len(directions))
+    return StudyFile(p, module, space, objective, directions, designs, default, repeats, callbacks, metric_names)
+
+
+def _callbacks(module: ModuleType, where: str) -> list[Callable[..., Any]]:
+    declared = getattr(module, "callbacks", None)
+    if declared is None:
+        return []
+    if callable(declared) and not isinstance(declared, (list, tuple)):
+        declared = [declared]
+    if not isinstance(declared, (list, tuple)) or not all(callable(c) for c in declared):
+        raise StudyFileError(f"{where}: `callbacks` must be a list of callables callback(study, frozen_trial)")
+    return list(declared)
+
+
+def _metric_names(module: ModuleType, where: str, n_objectives: int) -> list[str] | None:
+    names = getattr(module, "objective_names", None)
+    if names is None and getattr(module, "objective_name", None) is not None:
+        names = [module.objective_name]
+    if names is None:
+        return None
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names) or len(names) != n_objectives:
+        raise StudyFileError(f"{where}: `objective_name(s)` must name each of the {n_objectives} objective(s), got {names!r}")
+    return list(names)
 
 
 def _designs(module: ModuleType, space: Any, where: str) -> dict[str, Callable[..., Any]]:
@@ -223,6 +256,88 @@ def _check_options(args: argparse.Namespace) -> None:
         )
 
 
+def _study_name(args: argparse.Namespace, study_file: StudyFile, design: str) -> str:
+    return args.study_name or f"{study_file.stem}-{design}" + ("-quick" if args.quick else "")
+
+
+def _plan_sampler(study_file: StudyFile, design: str, repeats: int, args: argparse.Namespace) -> Any:
+    import hpablate as hp
+
+    sampler = study_file.designs[design](study_file.space, repeats, args.seed)
+    if not isinstance(sampler, hp.PlanSampler):
+        raise StudyFileError(f"design {design!r} of {args.study_file!r} did not return a hpablate plan sampler")
+    return sampler
+
+
+def _print_plan(sampler: Any, name: str, design: str) -> None:
+    """``--dry-run``: the configurations of one replicate and the number of trials, nothing stored."""
+    from hpablate.render._safe_text import strip_controls
+
+    plan = sampler.plan
+    first = plan[plan["replicate"] == 0]
+    n_replicates = int(plan["replicate"].nunique())
+    print(
+        f"{name}: {design} design, {len(first)} configurations x {n_replicates} replicate"
+        f"{'s' if n_replicates != 1 else ''} = {sampler.n_slots} trials (dry run: nothing stored)"
+    )
+    columns = ["varied", "level", *sampler.space.names]
+    shown = first[columns].copy()
+    shown["varied"] = [", ".join(v) if v else "(baseline)" for v in shown["varied"]]
+    print(strip_controls(shown.to_string(index=False)))
+
+
+def _run_design(
+    args: argparse.Namespace, study_file: StudyFile, design: str, name: str, storage: str, repeats: int
+) -> Any:
+    import hpablate as hp
+
+    sampler = _plan_sampler(study_file, design, repeats, args)
+    study = hp.create_study(
+        study_file.space,
+        sampler,
+        storage=storage,
+        study_name=name,
+        directions=study_file.directions,
+        pruner=_pruner(study_file.module),
+    )
+    if study_file.metric_names and study.metric_names is None:
+        study.set_metric_names(study_file.metric_names)
+    mode = " (quick)" if args.quick else ""
+    print(
+        f"{name}: {design} design{mode}, {sampler.n_slots} planned trials "
+        f"({repeats} replicate{'s' if repeats != 1 else ''}), {args.workers} worker{'s' if args.workers != 1 else ''}",
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+    try:
+        summary = hp.run(
+            study,
+            study_file.objective,
+            n_workers=args.workers,
+            max_retries=args.max_retries,
+            heartbeat_interval=args.heartbeat,
+            grace_period=args.grace_period,
+            callbacks=study_file.callbacks,
+            show_progress_bar=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; rerun the same command to run only the missing trials", file=sys.stderr)
+        raise
+    print(_summary_line(name, summary, sampler.n_slots, time.perf_counter() - started))
+    return summary
+
+
+def _summary_line(name: str, summary: Any, n_slots: int, elapsed: float) -> str:
+    line = f"{name}: {summary.completed}/{n_slots} trials complete in {elapsed:.1f} s"
+    if summary.failed_attempts:
+        line += f", {summary.failed_attempts} failed attempt{'s' if summary.failed_attempts != 1 else ''}"
+    if summary.worker_failures:
+        line += f" ({summary.worker_failures} by dead or interrupted workers)"
+    if summary.abandoned:
+        line += f", {summary.abandoned} slot{'s' if summary.abandoned != 1 else ''} abandoned after retries"
+    return line
+
+
 def command(args: argparse.Namespace) -> int:
     """Run ``hpablate run``; returns the exit code."""
     import optuna
@@ -248,50 +363,14 @@ def command(args: argparse.Namespace) -> int:
     repeats = args.repeats or (min(2, study_file.repeats) if args.quick else study_file.repeats)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
+    if args.dry_run:
+        for design in names:
+            _print_plan(_plan_sampler(study_file, design, repeats, args), _study_name(args, study_file, design), design)
+        return 0
     finished: list[tuple[str, Any]] = []
     for design in names:
-        sampler = study_file.designs[design](study_file.space, repeats, args.seed)
-        if not isinstance(sampler, hp.PlanSampler):
-            raise StudyFileError(f"design {design!r} of {args.study_file!r} did not return a hpablate plan sampler")
-        name = args.study_name or f"{study_file.stem}-{design}" + ("-quick" if args.quick else "")
-        study = hp.create_study(
-            study_file.space,
-            sampler,
-            storage=storage,
-            study_name=name,
-            directions=study_file.directions,
-            pruner=_pruner(study_file.module),
-        )
-        mode = " (quick)" if args.quick else ""
-        print(
-            f"{name}: {design} design{mode}, {sampler.n_slots} planned trials "
-            f"({repeats} replicate{'s' if repeats != 1 else ''}), {args.workers} worker{'s' if args.workers != 1 else ''}",
-            file=sys.stderr,
-        )
-        started = time.perf_counter()
-        try:
-            summary = hp.run(
-                study,
-                study_file.objective,
-                n_workers=args.workers,
-                max_retries=args.max_retries,
-                heartbeat_interval=args.heartbeat,
-                grace_period=args.grace_period,
-                show_progress_bar=not args.no_progress,
-            )
-        except KeyboardInterrupt:
-            print(f"{name}: interrupted; rerun the same command to run only the missing trials", file=sys.stderr)
-            raise
-        elapsed = time.perf_counter() - started
-        finished.append((name, summary))
-        line = f"{name}: {summary.completed}/{sampler.n_slots} trials complete in {elapsed:.1f} s"
-        if summary.failed_attempts:
-            line += f", {summary.failed_attempts} failed attempt{'s' if summary.failed_attempts != 1 else ''}"
-        if summary.worker_failures:
-            line += f" ({summary.worker_failures} by dead or interrupted workers)"
-        if summary.abandoned:
-            line += f", {summary.abandoned} slot{'s' if summary.abandoned != 1 else ''} abandoned after retries"
-        print(line)
+        name = _study_name(args, study_file, design)
+        finished.append((name, _run_design(args, study_file, design, name, storage, repeats)))
     shown = redact_url(storage)
     print(f"results: {shown}")
     for name, _ in finished:

@@ -35,12 +35,6 @@ class Heartbeat:
     interval : float
         Seconds between beats.
 
-    Attributes
-    ----------
-    finished_under_us : bool
-        Set when a beat found the trial already finished: another worker judged it dead (this
-        process was paused or cut off for longer than the grace period).
-
     Examples
     --------
     >>> import optuna
@@ -58,7 +52,6 @@ class Heartbeat:
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="hpablate-heartbeat", daemon=True)
-        self.finished_under_us = False
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -78,16 +71,13 @@ class Heartbeat:
             try:
                 self._storage.set_trial_user_attr(self._trial_id, HEARTBEAT_ATTR, time.time())
             except UpdateFinishedTrialError:
-                self.finished_under_us = True
-                return
+                return  # stored, or failed as dead by another worker: the worker loop says which
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried at the next interval
                 _logger.debug("heartbeat of trial id %s failed: %s", self._trial_id, exc)
 
 
 class NullHeartbeat:
     """The heartbeat of a study that lives in one process: nothing can die apart from it."""
-
-    finished_under_us = False
 
     def __enter__(self) -> NullHeartbeat:
         return self

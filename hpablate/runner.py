@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np

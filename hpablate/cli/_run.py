@@ -342,8 +342,6 @@ def command(args: argparse.Namespace) -> int:
     """Run ``hpablate run``; returns the exit code."""
     import optuna
 
-    import hpablate as hp
-
     _check_options(args)
     _set_environment(args)  # before the import: the file and its workers read these
     study_file = load_study_file(args.study_file)

@@ -37,12 +37,10 @@ without using up a retry.
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -54,24 +52,18 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpablate._stale import fail_dead_trials, is_dead
 from hpablate._storage import write_trial_user_attrs
-from hpablate.errors import DistributionMismatchError, PlanMismatchError, UnknownParameterError
+from hpablate.errors import DistributionMismatchError, UnknownParameterError
 from hpablate.design import Plan, Slot
 from hpablate.record import (
-    DESIGN_ATTR,
     FAIL_REASON_ATTR,
     FOREIGN_ATTR,
     HEARTBEAT_ATTR,
-    N_SLOTS_ATTR,
     NO_SLOT,
-    PLAN_ID_ATTR,
-    PLAN_OFFSET_ATTR,
-    PLAN_SEGMENTS_ATTR,
-    RECORD_VERSION,
-    RECORD_VERSION_ATTR,
     SLOT_ATTR,
     SPACE_ATTR,
     SURPLUS_ATTR,
 )
+from hpablate.samplers._binding import bind_plan
 from hpablate.samplers._ledger import FirstPass, PlanStatus, tally
 from hpablate.space import SearchSpace
 
@@ -131,7 +123,7 @@ class PlanSampler(BaseSampler):
         self._plan_id = self._plan.plan_id
         self._distributions = space.to_distributions()
         self._assignments: dict[int, Slot | _Foreign | None] = {}
-        self._bindings: dict[tuple[int, int], _Binding] = {}
+        self._bindings: dict[tuple[int, int], FirstPass] = {}
         self._lock = threading.Lock()
         self._bind_lock = threading.RLock()
         #: Set by :func:`hpablate.run`: record a heartbeat with each trial's claim.
@@ -203,98 +195,9 @@ class PlanSampler(BaseSampler):
         with self._bind_lock:
             first_pass = self._bindings.get(key)
             if first_pass is None:
-                first_pass = self._bind_new(study, trial)
+                first_pass = bind_plan(self, study, trial)
                 self._bindings[key] = first_pass
             return first_pass
-
-    def _bind_new(self, study: Study, trial: FrozenTrial | None) -> FirstPass:
-        storage, study_id = study._storage, study._study_id
-        attrs = storage.get_study_user_attrs(study_id)
-        if PLAN_ID_ATTR not in attrs or self._grows(attrs):
-            offset = storage.get_n_trials(study_id) if trial is None else self._first_new_trial(study, trial)
-            # Another process may have bound the plan meanwhile: its attributes are written before
-            # its first trial, so a re-read after counting sees them whenever its trials are counted.
-            attrs = storage.get_study_user_attrs(study_id)
-            if PLAN_ID_ATTR not in attrs:
-                self._check_space(attrs)
-                new_attrs = {
-                    RECORD_VERSION_ATTR: RECORD_VERSION,
-                    SPACE_ATTR: self._space.to_json(),
-                    DESIGN_ATTR: self._plan.design,
-                    N_SLOTS_ATTR: self.n_slots,
-                    PLAN_OFFSET_ATTR: offset,
-                    **self._study_attrs(),
-                }
-                self._write_plan(storage, study_id, new_attrs)
-            elif self._grows(attrs):
-                segments = [*_segments(attrs), [offset, int(attrs[N_SLOTS_ATTR]), self.n_slots - int(attrs[N_SLOTS_ATTR])]]
-                self._write_plan(storage, study_id, {N_SLOTS_ATTR: self.n_slots, PLAN_SEGMENTS_ATTR: segments})
-            attrs = storage.get_study_user_attrs(study_id)
-        self._check_space(attrs)
-        if attrs.get(PLAN_ID_ATTR) != self._plan_id:
-            raise PlanMismatchError(self._mismatch(study, attrs))
-        return FirstPass(tuple(tuple(int(v) for v in segment) for segment in _segments(attrs)))
-
-    def _write_plan(self, storage: Any, study_id: int, attrs: dict[str, Any]) -> None:
-        for attr_key, value in attrs.items():
-            storage.set_study_user_attr(study_id, attr_key, value)
-        storage.set_study_user_attr(study_id, PLAN_ID_ATTR, self._plan_id)  # last: the plan is complete
-
-    def _stored_repeats(self, attrs: dict[str, Any]) -> int | None:
-        """How many replicates of *this* design the study holds, or ``None`` if it holds another."""
-        per_replicate, left = divmod(self.n_slots, self._repeats)
-        stored = attrs.get(N_SLOTS_ATTR)
-        if left or not isinstance(stored, int) or stored % per_replicate:
-            return None
-        repeats = stored // per_replicate
-        if repeats < 1 or repeats == self._repeats:
-            return None
-        other = copy.copy(self)
-        other._repeats = repeats
-        return repeats if other._build_plan().plan_id == attrs.get(PLAN_ID_ATTR) else None
-
-    def _grows(self, attrs: dict[str, Any]) -> bool:
-        if attrs.get(PLAN_ID_ATTR) in (None, self._plan_id):
-            return False
-        stored = self._stored_repeats(attrs)
-        return stored is not None and stored < self._repeats
-
-    def _mismatch(self, study: Study, attrs: dict[str, Any]) -> str:
-        stored = self._stored_repeats(attrs)
-        if stored is not None and stored > self._repeats:
-            return (
-                f"study {study.study_name!r} holds this {self._plan.design} design with {stored} replicates; "
-                f"{self._repeats} would drop results: give repeats >= {stored} (more replicates grow the study)"
-            )
-        return (
-            f"study {study.study_name!r} holds another plan ({attrs.get(DESIGN_ATTR)} design, "
-            f"{attrs.get(N_SLOTS_ATTR)} slots) than this {self._plan.design} sampler "
-            f"({self.n_slots} slots): use a new study name to run a different design or seed"
-        )
-
-    def _first_new_trial(self, study: Study, trial: FrozenTrial) -> int:
-        """The lowest-numbered trial that, like ``trial``, was just created and is still blank.
-
-        With ``n_jobs`` threads several trials are created before the first one binds the plan;
-        starting the plan at the lowest of them keeps them all inside it.
-        """
-        now = time.time()
-        first = trial.number
-        for t in study._storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-            blank = not t.user_attrs and not t.params and "fixed_params" not in t.system_attrs
-            recent = t.datetime_start is not None and now - t.datetime_start.timestamp() < self.grace_period_s
-            if t.number < first and blank and recent:
-                first = t.number
-        return first
-
-    def _check_space(self, attrs: dict[str, Any]) -> None:
-        stored = attrs.get(SPACE_ATTR)
-        if stored is not None and SearchSpace.from_json(stored) != self._space:
-            raise PlanMismatchError(
-                "the study was made with another search space than this sampler's "
-                f"(stored parameters: {SearchSpace.from_json(stored).names}; "
-                f"sampler: {self._space.names})"
-            )
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         first_pass = self.bind(study, trial=trial)
@@ -453,9 +356,3 @@ def _same(dist: BaseDistribution, a: Any, b: Any) -> bool:
         return False
     return x == y or math.isclose(float(x), float(y), rel_tol=1e-12, abs_tol=0.0)
 
-
-def _segments(attrs: dict[str, Any]) -> list[list[int]]:
-    stored = attrs.get(PLAN_SEGMENTS_ATTR)
-    if stored:
-        return [list(segment) for segment in stored]
-    return [[int(attrs.get(PLAN_OFFSET_ATTR, 0)), 0, int(attrs[N_SLOTS_ATTR])]]

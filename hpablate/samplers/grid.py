@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpablate.design import Plan, grid
+from hpablate.record import GRID_GROUPS_ATTR
 from hpablate.errors import SpaceError
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
@@ -66,4 +67,4 @@ class GridCombinationSampler(PlanSampler):
         return grid(self._space, self._groups, repeats=self._repeats, seed=self._seed)
 
     def _study_attrs(self) -> dict[str, Any]:
-        return {"hpablate.grid_groups": self.groups}
+        return {GRID_GROUPS_ATTR: self.groups}

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpablate.design import Plan, morris
+from hpablate.record import MORRIS_LEVELS_ATTR, MORRIS_TRAJECTORIES_ATTR
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
 
@@ -66,4 +67,4 @@ class MorrisSampler(PlanSampler):
         return morris(self._space, self._trajectories, self._levels, self._params, repeats=self._repeats, seed=self._seed)
 
     def _study_attrs(self) -> dict[str, Any]:
-        return {"hpablate.morris_levels": self._levels, "hpablate.morris_trajectories": self._trajectories}
+        return {MORRIS_LEVELS_ATTR: self._levels, MORRIS_TRAJECTORIES_ATTR: self._trajectories}

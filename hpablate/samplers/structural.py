@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpablate.design import Plan, structural
+from hpablate.record import STRUCTURAL_MODE_ATTR
 from hpablate.design.structural import StructuralMode
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
@@ -65,4 +66,4 @@ class StructuralAblationSampler(PlanSampler):
         return structural(self._space, self._mode, self._components, repeats=self._repeats, seed=self._seed)
 
     def _study_attrs(self) -> dict[str, Any]:
-        return {"hpablate.structural_mode": self._mode}
+        return {STRUCTURAL_MODE_ATTR: self._mode}

@@ -124,10 +124,11 @@ def open_storage(spec: str | BaseStorage | None) -> BaseStorage | None:
             return JournalStorage(JournalRedisBackend(spec))
         if "://" in spec:
             return _open_rdb(spec)
-        from optuna.storages.journal import JournalFileBackend
+        from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
         check_journal_file(spec)
-        return JournalStorage(JournalFileBackend(spec))
+        lock = JournalFileSymlinkLock(spec, grace_period=JOURNAL_LOCK_GRACE_S)
+        return JournalStorage(JournalFileBackend(spec, lock_obj=lock))
     except StorageError:
         raise
     except ImportError as exc:
@@ -136,6 +137,11 @@ def open_storage(spec: str | BaseStorage | None) -> BaseStorage | None:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StorageError(f"cannot open storage {redact_url(spec)!r}: {mask_password(message, spec)}") from None
 
+
+#: Seconds after which a journal file's lock is taken from a holder that does not release it.
+#: Optuna's default (30 s) stalls every worker for half a minute whenever one is killed while it
+#: appends; an append takes milliseconds, so 5 s is still generous for a live holder.
+JOURNAL_LOCK_GRACE_S = 5
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 

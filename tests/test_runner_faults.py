@@ -368,3 +368,19 @@ def test_more_repeats_grow_a_finished_study_exactly_once(tmp_path, make):
     assert sorted({t.user_attrs.get("hpablate.replicate") for t in grown.trials} - {None}) == [0, 1, 2, 3]
     with pytest.raises(hp.PlanMismatchError, match="4 replicates; 3 would drop"):
         hp.create_study(_workers.SPACE, make(3), storage=url, study_name="g", direction="maximize")
+
+
+def test_a_journal_lock_left_by_a_killed_worker_is_taken_over_in_seconds(tmp_path):
+    """A worker SIGKILLed while appending leaves ``<journal>.lock``; Optuna's default waits 30 s."""
+    import os
+
+    from hpablate._storage import JOURNAL_LOCK_GRACE_S
+
+    path = tmp_path / "j.journal"
+    sampler = small_sampler()
+    study = hp.create_study(_workers.SPACE, sampler, storage=str(path), study_name="j", direction="maximize")
+    os.symlink(str(path), str(path) + ".lock")  # how Optuna's symlink lock looks while held
+    started = time.monotonic()
+    hp.run(study, plain_objective, **FAST)
+    assert time.monotonic() - started < JOURNAL_LOCK_GRACE_S + 15
+    assert_each_slot_once(study, sampler)

@@ -14,7 +14,7 @@ workers are restarted, as a cluster would. The study is then audited with plain 
     python benchmarks/chaos.py --storages sqlite postgres --scenarios kill --runs 3
 
 A storage whose server does not answer is skipped with a note. Runs are bounded (``--deadline``;
-a stall of 15 s also ends a run as a hang), and every worker is killed before the audit.
+a stall of ``--stall`` seconds, 60 by default, also ends a run as a hang), and every worker is killed before the audit.
 """
 
 from __future__ import annotations
@@ -113,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=300)
     parser.add_argument("--runs", type=int, default=1, help="runs per storage and scenario (seeds 0..runs-1)")
     parser.add_argument("--deadline", type=float, default=600.0)
+    parser.add_argument(
+        "--stall", type=float, default=60.0,
+        help="seconds with no trial created or finished that count as a hang (default 60: a loaded "
+        "machine can take longer than 15 s to start 8 workers)",
+    )
     parser.add_argument("--quick", action="store_true", help="4 workers x 60 slots, deadline 120 s")
     parser.add_argument("--json", help="also write every ChaosCounts to this file")
     args = parser.parse_args(argv)
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 if url is None:
                     break
                 counts = _chaos.run_chaos(
-                    url, args.procs, args.slots, deadline_s=args.deadline, seed=run, log_dir=tmp,
+                    url, args.procs, args.slots, deadline_s=args.deadline, stall_s=args.stall, seed=run, log_dir=tmp,
                     **SCENARIOS[scenario],
                 )  # fmt: skip
                 print(_line(_row(counts, scenario, run)), flush=True)

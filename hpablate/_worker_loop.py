@@ -95,8 +95,13 @@ def _work_on_plan(study: Study, sampler: PlanSampler, objective: Objective, opti
     waiting = _WaitNotice()
     while not clock.expired():
         if _optuna.count_trials(study) <= last_first_pass:
-            # First-pass trial numbers remain: slots come from numbers, no reads per trial.
+            # First-pass trial numbers remain: slots come from numbers, no reads per trial. Dead
+            # workers' trials are failed once per grace period (their slots are rerun after the pass).
+            swept = time.monotonic()
             while not clock.expired():
+                if options.heartbeat_interval is not None and time.monotonic() - swept > options.grace_period_s:
+                    _fail_dead(study, options)
+                    swept = time.monotonic()
                 trial = run_trial(study, objective, options)
                 clock.trials += 1
                 if trial is None or trial.number >= last_first_pass:

@@ -184,7 +184,8 @@ def default_designs(space: Any, grid_groups: Any = None) -> dict[str, Callable[.
     if grid_groups:
         out["grid"] = lambda s, r, seed: hp.GridCombinationSampler(s, groups=grid_groups, repeats=r, seed=seed)
     out["morris"] = lambda s, r, seed: hp.MorrisSampler(s, repeats=r, seed=seed)
-    out["sobol"] = lambda s, r, seed: hp.SobolSampler(s, repeats=r, seed=seed)
+    # 64 base points: n (k + 2) trials per replicate stays affordable for a study file's default run
+    out["sobol"] = lambda s, r, seed: hp.SobolSampler(s, n=64, repeats=r, seed=seed)
     if any(p.kind == "component" for p in space):
         out["shapley"] = lambda s, r, seed: hp.ShapleyAblationSampler(s, repeats=r, seed=seed)
     return out

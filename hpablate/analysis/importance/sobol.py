@@ -5,8 +5,10 @@ The estimators are SALib's (:mod:`SALib.analyze.sobol`) on the same standardised
 the same points the estimates are equal. What differs is what is reported:
 
 * the CI is a percentile bootstrap interval (SALib gives a normal half-width, kept here as
-  ``conf``); with several replicates it is a two-stage bootstrap (replicates, then base points
-  within each), so seed-to-seed variation widens it;
+  ``conf``), two-stage: blocks of independently scrambled base points (every replicate holds its
+  own), then base points within each. Resampling the points of one Sobol' sequence as if they were
+  independent understates the error for some coordinate pairs; resampling blocks includes it, and
+  seed-to-seed variation too;
 * an index is a variance share, never negative: a negative estimate and CI bound are truncated
   at 0 (the raw estimate stays in ``raw``, ``truncated`` says which). Truncating a CI of a
   non-negative quantity keeps its coverage, and a negative raw estimate whose whole interval is
@@ -23,13 +25,14 @@ import pandas as pd
 
 from hpablate.analysis._input import AnalysisInput
 from hpablate.analysis._result import Result
+from hpablate.design.sobol import SCRAMBLE_BLOCK
 
 SOBOL_FIRST = "first-order Sobol index S_i (Saltelli 2010)"
 SOBOL_TOTAL = "total-order Sobol index ST_i (Jansen)"
 SOBOL_SECOND = "second-order Sobol index S_ij (Saltelli 2002)"
 SOBOL_METHOD = "Sobol (Saltelli design)"
 SOBOL_COLUMNS = ["order", "param", "param_a", "param_b", "index", "ci_low", "ci_high", "std", "conf", "raw",
-                 "truncated", "n_points", "n_replicates", "estimand"]
+                 "truncated", "n_points", "n_blocks", "estimand"]
 SOBOL_READING = (
     "Sobol indices: S_i is the share of the objective's variance (over the space and the seeds) explained by "
     "parameter i alone, ST_i the share it takes part in, interactions included (ST_i - S_i: its interactions); "
@@ -52,8 +55,9 @@ class SaltelliValues:
         ``AB[:, i]``: the objective at ``A`` with factor ``i`` taken from ``B``.
     BA : ndarray, shape (n, k) or None
         Present when the design ran the second-order matrices.
-    replicate : ndarray, shape (n,)
-        The replicate of each base point.
+    block : ndarray, shape (n,)
+        The independent scrambling each base point comes from (replicate and
+        :data:`~hpablate.design.sobol.SCRAMBLE_BLOCK`), the bootstrap's first stage.
     n_dropped : int
         Base points left out because a trial of theirs did not complete.
     """
@@ -63,7 +67,7 @@ class SaltelliValues:
     B: np.ndarray
     AB: np.ndarray
     BA: np.ndarray | None
-    replicate: np.ndarray
+    block: np.ndarray
     n_dropped: int = 0
 
     def __len__(self) -> int:
@@ -83,7 +87,7 @@ class SaltelliValues:
         step = 2 * k + 2 if second_order else k + 2
         rows = np.asarray(Y, dtype=float).reshape(-1, step)
         BA = rows[:, 1 + k:1 + 2 * k] if second_order else None
-        return cls(list(names), rows[:, 0], rows[:, -1], rows[:, 1:1 + k], BA, np.zeros(len(rows), dtype=int))
+        return cls(list(names), rows[:, 0], rows[:, -1], rows[:, 1:1 + k], BA, np.arange(len(rows)) // SCRAMBLE_BLOCK)
 
 
 def saltelli_values(frame: pd.DataFrame, names: Sequence[str]) -> SaltelliValues:
@@ -109,9 +113,15 @@ def saltelli_values(frame: pd.DataFrame, names: Sequence[str]) -> SaltelliValues
     return SaltelliValues(
         names=list(names), A=values[:, 0], B=values[:, 1], AB=values[:, 2:2 + k],
         BA=values[:, 2 + k:2 + 2 * k] if second else None,
-        replicate=complete.index.get_level_values("replicate").to_numpy(dtype=int),
+        block=_blocks(complete.index),
         n_dropped=int(len(wide) - len(complete)),
     )
+
+
+def _blocks(index: pd.MultiIndex) -> np.ndarray:
+    rep = index.get_level_values("replicate").to_numpy(dtype=np.int64)
+    point = index.get_level_values("sobol_point").to_numpy(dtype=np.int64)
+    return np.unique(np.column_stack([rep, point // SCRAMBLE_BLOCK]), axis=0, return_inverse=True)[1].ravel()
 
 
 def saltelli_estimates(
@@ -178,10 +188,10 @@ def sobol_indices(
     A, B, AB = (values.A - mu) / sd, (values.B - mu) / sd, (values.AB - mu) / sd
     BA = None if values.BA is None else (values.BA - mu) / sd
     S1, ST, S2 = saltelli_estimates(A, B, AB, BA)
-    boot = _bootstrap(A, B, AB, BA, values.replicate, n_resamples, np.random.default_rng(seed))
+    boot = _bootstrap(A, B, AB, BA, values.block, n_resamples, np.random.default_rng(seed))
     z = stats.norm.ppf(0.5 + conf_level / 2)
     tail = (1 - conf_level) / 2
-    n_rep = len(np.unique(values.replicate))
+    n_rep = len(np.unique(values.block))
     rows = []
 
     def add(order: str, param: str, a: str | None, b: str | None, raw: float, draws: np.ndarray, estimand: str) -> None:
@@ -190,7 +200,7 @@ def sobol_indices(
         rows.append({"order": order, "param": param, "param_a": a, "param_b": b, "index": max(raw, 0.0),
                      "ci_low": max(lo, 0.0), "ci_high": max(hi, 0.0), "std": float(ok.std(ddof=1)) if len(ok) > 1 else np.nan,
                      "conf": float(z * ok.std(ddof=1)) if len(ok) > 1 else np.nan, "raw": float(raw),
-                     "truncated": bool(raw < 0 or lo < 0), "n_points": len(values), "n_replicates": n_rep,
+                     "truncated": bool(raw < 0 or lo < 0), "n_points": len(values), "n_blocks": n_rep,
                      "estimand": estimand})
 
     for i, n in enumerate(names):
@@ -206,11 +216,11 @@ def sobol_indices(
     return out.astype({"index": float, "ci_low": float, "ci_high": float})
 
 
-def _bootstrap(A: np.ndarray, B: np.ndarray, AB: np.ndarray, BA: np.ndarray | None, replicate: np.ndarray,
+def _bootstrap(A: np.ndarray, B: np.ndarray, AB: np.ndarray, BA: np.ndarray | None, block: np.ndarray,
                n_resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bootstrap draws of (S1, ST, S2): base points; with replicates, replicates then base points."""
+    """Bootstrap draws of (S1, ST, S2): scrambling blocks (replicates), then base points within."""
     n, k = AB.shape
-    groups = [np.flatnonzero(replicate == r) for r in np.unique(replicate)]
+    groups = [np.flatnonzero(block == b) for b in np.unique(block)]
     # Chunks keep AB[idx] (chunk x n x k floats) to a few tens of MB.
     chunk = max(1, int(4e6 // max(n * k * (2 if BA is not None else 1), 1)))
     s1, st, s2 = [], [], []
@@ -225,10 +235,10 @@ def _bootstrap(A: np.ndarray, B: np.ndarray, AB: np.ndarray, BA: np.ndarray | No
 
 
 def _resample_rows(groups: list[np.ndarray], size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` bootstrap index rows: base points within the replicates, replicates first if several.
+    """``size`` bootstrap index rows: blocks with replacement, then base points within them.
 
-    Two-stage: ``R`` replicates drawn with replacement, then ``n // R`` base points drawn with
-    replacement within each (``n``: all base points; replicates usually hold ``n / R`` each).
+    Two-stage: ``G`` blocks drawn with replacement, then ``n // G`` base points drawn with
+    replacement within each (``n``: all base points; blocks usually hold ``n / G`` each).
     """
     if len(groups) == 1:
         g = groups[0]

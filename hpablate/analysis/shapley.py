@@ -17,6 +17,7 @@ lies between them when the interactions all have one sign.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -196,12 +197,15 @@ def _game_tables(label: str, game: dict[str, Any], comps: Sequence[Component], p
         return [], [], notes + [f"Shapley ({label}): no replicate has every subset it needs."]
     # One unit per replicate; a single replicate of a sampled design: its orders are the units.
     units = np.array([p.mean(axis=0) for p in phis]) if len(phis) > 1 or m == 0 else phis[0]
-    phi, lo, hi = _t_interval(units, alpha)
-    loco, llo, lhi = _t_interval(np.array(locos), alpha)
+    with warnings.catch_warnings():  # a sampled design may lack the LOCO subsets: NaN columns, no warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        phi, lo, hi = _t_interval(units, alpha)
+        loco, llo, lhi = _t_interval(np.array(locos), alpha)
+        add = np.nanmean(np.array(adds), axis=0)
     gap = float(np.nanmean(gaps))
     rows = [{"game": label, "component": c.name, "on": game[c.name], "shapley": phi[i], "ci_low": lo[i],
              "ci_high": hi[i], "share": phi[i] / gap if gap else np.nan, "loco": loco[i], "loco_ci_low": llo[i],
-             "loco_ci_high": lhi[i], "add_one_in": float(np.nanmean(np.array(adds)[:, i])),
+             "loco_ci_high": lhi[i], "add_one_in": float(add[i]),
              "full_minus_bare": gap, "n_replicates": len(phis), "estimand": SHAPLEY_ESTIMAND}
             for i, c in enumerate(comps)]
     pairs = []

@@ -24,6 +24,8 @@ from hpablate.samplers import (
     MorrisSampler,
     OneAtATimeSampler,
     PlanSampler,
+    ShapleyAblationSampler,
+    SobolSampler,
     StructuralAblationSampler,
 )
 from hpablate.space import Categorical, Component, Float, Int, SearchSpace
@@ -61,6 +63,8 @@ __all__ = [
     "PlanMismatchError",
     "PlanSampler",
     "SearchSpace",
+    "ShapleyAblationSampler",
+    "SobolSampler",
     "Slot",
     "SpaceError",
     "StructuralAblationSampler",

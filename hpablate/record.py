@@ -42,12 +42,23 @@ GRID_GROUPS_ATTR = "hpablate.grid_groups"
 MORRIS_LEVELS_ATTR = "hpablate.morris_levels"
 MORRIS_TRAJECTORIES_ATTR = "hpablate.morris_trajectories"
 STRUCTURAL_MODE_ATTR = "hpablate.structural_mode"
+#: Sobol design: base points per replicate, and whether the BA_i matrices (second order) were run.
+SOBOL_N_ATTR = "hpablate.sobol_n"
+SOBOL_SECOND_ORDER_ATTR = "hpablate.sobol_second_order"
+#: Shapley design: the players (component names, in order) and the permutations sampled per
+#: replicate (0: every on/off subset was run, so the values are exact up to seed noise).
+SHAPLEY_COMPONENTS_ATTR = "hpablate.shapley_components"
+SHAPLEY_PERMUTATIONS_ATTR = "hpablate.shapley_permutations"
 #: The design settings a study may record, by their short name in :attr:`StudyRecord.settings`.
 SETTING_ATTRS = {
     "grid_groups": GRID_GROUPS_ATTR,
     "morris_levels": MORRIS_LEVELS_ATTR,
     "morris_trajectories": MORRIS_TRAJECTORIES_ATTR,
     "structural_mode": STRUCTURAL_MODE_ATTR,
+    "sobol_n": SOBOL_N_ATTR,
+    "sobol_second_order": SOBOL_SECOND_ORDER_ATTR,
+    "shapley_components": SHAPLEY_COMPONENTS_ATTR,
+    "shapley_permutations": SHAPLEY_PERMUTATIONS_ATTR,
 }
 
 # Trial user attributes (DESIGN_ATTR is shared with the study).
@@ -59,6 +70,12 @@ SEED_ATTR = "hpablate.seed"
 TRAJECTORY_ATTR = "hpablate.trajectory"
 STEP_ATTR = "hpablate.step"
 UNIT_ATTR = "hpablate.unit"
+#: Sobol (Saltelli) design: the base point (numbered within its replicate) and the matrix the
+#: trial's row comes from: ``A``, ``B``, ``AB`` (A with ``varied[0]`` from B) or ``BA``.
+SOBOL_POINT_ATTR = "hpablate.sobol_point"
+SOBOL_MATRIX_ATTR = "hpablate.sobol_matrix"
+#: Shapley design: the components that are on (every other chosen component is off).
+SUBSET_ATTR = "hpablate.subset"
 FAIL_REASON_ATTR = "hpablate.fail_reason"
 HEARTBEAT_ATTR = "hpablate.heartbeat"
 SURPLUS_ATTR = "hpablate.surplus"
@@ -74,7 +91,7 @@ STALE_REASON = "stale"
 INTERRUPTED_REASON = "interrupted"
 _WORKER_REASONS = (STALE_REASON + ":", INTERRUPTED_REASON + ":")
 
-DESIGNS = ("baseline", "oat", "grid", "structural", "morris")
+DESIGNS = ("baseline", "oat", "grid", "structural", "morris", "sobol", "shapley")
 #: Per-trial record columns of :func:`trial_record_frame`, with the key each comes from.
 TRIAL_COLUMNS = {
     "design": DESIGN_ATTR,
@@ -85,7 +102,12 @@ TRIAL_COLUMNS = {
     "level": LEVEL_ATTR,
     "trajectory": TRAJECTORY_ATTR,
     "step": STEP_ATTR,
+    "sobol_point": SOBOL_POINT_ATTR,
+    "sobol_matrix": SOBOL_MATRIX_ATTR,
+    "subset": SUBSET_ATTR,
 }
+_INT_COLUMNS = ("slot", "replicate", "seed", "trajectory", "step", "sobol_point")
+_TUPLE_COLUMNS = ("varied", "subset")
 
 
 @dataclass(frozen=True)
@@ -97,7 +119,7 @@ class StudyRecord:
     space : SearchSpace or None
         The stored search space; None for a plain Optuna study.
     design : str or None
-        ``baseline``, ``oat``, ``grid``, ``structural`` or ``morris`` (None when not recorded).
+        One of :data:`DESIGNS` (None when not recorded).
     n_slots, plan_id, plan_offset : int, str, int or None
         The plan's identity: its size, its hash and the number of trials the study held when
         the plan was bound.
@@ -146,7 +168,11 @@ class TrialRecord:
     trajectory, step : int or None
         Morris trajectory (numbered within its replicate) and position on it.
     unit : tuple of float or None
-        Morris unit-cube coordinates of the point, when recorded.
+        Morris or Sobol unit-cube coordinates of the point, when recorded.
+    sobol_point, sobol_matrix : int, str or None
+        Sobol design: base point (within its replicate) and matrix (``A``, ``B``, ``AB``, ``BA``).
+    subset : tuple of str or None
+        Shapley design: the components that are on.
     """
 
     design: str | None = None
@@ -158,6 +184,9 @@ class TrialRecord:
     trajectory: int | None = None
     step: int | None = None
     unit: tuple[float, ...] | None = None
+    sobol_point: int | None = None
+    sobol_matrix: str | None = None
+    subset: tuple[str, ...] | None = None
 
     @property
     def surplus(self) -> bool:
@@ -172,6 +201,10 @@ class TrialRecord:
             attrs.update({TRAJECTORY_ATTR: self.trajectory, STEP_ATTR: self.step})
         if self.unit is not None:
             attrs[UNIT_ATTR] = list(self.unit)
+        if self.sobol_point is not None:
+            attrs.update({SOBOL_POINT_ATTR: self.sobol_point, SOBOL_MATRIX_ATTR: self.sobol_matrix})
+        if self.subset is not None:
+            attrs[SUBSET_ATTR] = list(self.subset)
         if self.surplus:
             attrs[SURPLUS_ATTR] = True
         return attrs
@@ -260,6 +293,7 @@ def read_trial_record(user_attrs: Mapping[str, Any]) -> TrialRecord | None:
     if user_attrs.get(DESIGN_ATTR) is None and user_attrs.get(SLOT_ATTR) is None:
         return None
     unit = _read(user_attrs, UNIT_ATTR, _floats)
+    subset = _read(user_attrs, SUBSET_ATTR, _names, "trial")
     return TrialRecord(
         design=_read(user_attrs, DESIGN_ATTR, _design, "trial"),
         slot=_read(user_attrs, SLOT_ATTR, _int, "trial"),
@@ -270,11 +304,15 @@ def read_trial_record(user_attrs: Mapping[str, Any]) -> TrialRecord | None:
         trajectory=_read(user_attrs, TRAJECTORY_ATTR, _int, "trial"),
         step=_read(user_attrs, STEP_ATTR, _int, "trial"),
         unit=None if unit is None else tuple(unit),
+        sobol_point=_read(user_attrs, SOBOL_POINT_ATTR, _int, "trial"),
+        sobol_matrix=_read(user_attrs, SOBOL_MATRIX_ATTR, _str, "trial"),
+        subset=None if subset is None else tuple(subset),
     )
 
 
 def trial_record_frame(attr: Any, index: Any) -> Any:
-    """The per-trial record as columns (``slot, replicate, seed, design, varied, level, trajectory, step``).
+    """The per-trial record as columns (``slot, replicate, seed, design, varied, level, trajectory, step,
+    sobol_point, sobol_matrix, subset``).
 
     The tabular form of :func:`read_trial_record` for many trials at once.
 
@@ -289,8 +327,8 @@ def trial_record_frame(attr: Any, index: Any) -> Any:
     Returns
     -------
     DataFrame
-        Integer columns are nullable ``Int64`` (missing: a trial without that key); ``varied`` holds
-        tuples, ``design`` and ``level`` the stored values.
+        Integer columns are nullable ``Int64`` (missing: a trial without that key); ``varied`` and
+        ``subset`` hold tuples (``subset``: None when not recorded), the others the stored values.
 
     Raises
     ------
@@ -302,10 +340,11 @@ def trial_record_frame(attr: Any, index: Any) -> Any:
     out = pd.DataFrame(index=index)
     for name, key in TRIAL_COLUMNS.items():
         col = attr(key)
-        if name in ("slot", "replicate", "seed", "trajectory", "step"):
+        if name in _INT_COLUMNS:
             out[name] = _int_column(col, key, index)
-        elif name == "varied":
-            out[name] = pd.Series([tuple(v) if isinstance(v, (list, tuple)) else () for v in
+        elif name in _TUPLE_COLUMNS:
+            missing = () if name == "varied" else None
+            out[name] = pd.Series([tuple(v) if isinstance(v, (list, tuple)) else missing for v in
                                    (col if col is not None else [None] * len(index))], index=index, dtype=object)
         else:
             out[name] = col.to_numpy() if col is not None else pd.Series([None] * len(index), index=index, dtype=object)
@@ -383,5 +422,12 @@ def _floats(value: Any) -> list[float]:
     return [float(v) for v in value]
 
 
+def _bool(value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return bool(value)
+
+
 _SETTING_READERS = {"grid_groups": _groups, "morris_levels": _int, "morris_trajectories": _int,
-                    "structural_mode": _str}
+                    "structural_mode": _str, "sobol_n": _int, "sobol_second_order": _bool,
+                    "shapley_components": _names, "shapley_permutations": _int}

@@ -45,7 +45,11 @@ def add_one_in_design(space: hp.SearchSpace, repeats: int, seed: int) -> hp.Plan
     return hp.StructuralAblationSampler(space, mode="add_one_in", repeats=repeats, seed=seed)
 
 
-designs = {"structural": structural_design, "add_one_in": add_one_in_design}
+def shapley_design(space: hp.SearchSpace, repeats: int, seed: int) -> hp.PlanSampler:
+    return hp.ShapleyAblationSampler(space, repeats=repeats, seed=seed)
+
+
+designs = {"structural": structural_design, "add_one_in": add_one_in_design, "shapley": shapley_design}
 
 
 @dataclass(frozen=True)

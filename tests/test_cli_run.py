@@ -107,8 +107,8 @@ def test_study_file_lacking_space_or_objective(tmp_path, capsys, source, message
 
 def test_unknown_design_and_bad_numbers(tmp_path, capsys):
     toy = write_toy(tmp_path)
-    assert main(["run", str(toy), "--design", "sobol"]) == 2
-    assert "no design 'sobol'" in one_line_error(capsys)
+    assert main(["run", str(toy), "--design", "fast99"]) == 2
+    assert "no design 'fast99'" in one_line_error(capsys)
     assert main(["run", str(toy), "--workers", "0"]) == 2
     assert "--workers" in one_line_error(capsys)
 
@@ -136,7 +136,8 @@ def test_design_all_quick_and_default_storage(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "hpablate.db").exists()
     storage = "sqlite:///hpablate.db"
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
-    assert names == {"toy-oat-quick", "toy-structural-quick", "toy-morris-quick"}
+    assert names == {"toy-oat-quick", "toy-structural-quick", "toy-morris-quick", "toy-sobol-quick",
+                     "toy-shapley-quick"}
     trials = complete(storage, "toy-structural-quick")
     assert len(trials) == 2 and all(t.user_attrs["quick"] == "1" for t in trials)
     assert optuna.load_study(study_name="toy-oat-quick", storage=storage).direction.name == "MINIMIZE"

@@ -197,7 +197,7 @@ def test_gp_runs_its_budget():
 def test_bad_input():
     f = ishigami()
     with pytest.raises(SpaceError):
-        hp.compare(f.objective, f.space, budgets=[10], methods=["sobol"])
+        hp.compare(f.objective, f.space, budgets=[10], methods=["fast99"])
     with pytest.raises(UnknownParameterError):
         hp.compare(f.objective, f.space, budgets=[10], methods=["oat"], truth={"x1": 1, "x2": 1, "x3": 0, "y": 1})
     with pytest.raises(SpaceError):

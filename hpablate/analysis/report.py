@@ -20,7 +20,9 @@ from hpablate.analysis._result import Result
 from hpablate.analysis.effects import analyze_effects
 from hpablate.analysis.importance import IMPORTANCE_COLUMNS, analyze_fanova, analyze_morris, analyze_ped_anova
 from hpablate.analysis.interactions import analyze_interactions
+from hpablate.analysis.importance.sobol import analyze_sobol
 from hpablate.analysis.load import StudyData
+from hpablate.analysis.shapley import analyze_shapley
 from hpablate.analysis.structural import analyze_structural
 from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, to_builtin
 
@@ -74,6 +76,10 @@ class AnalysisReport:
     summary: list[str]
     notes: list[str]
     params: list[str] = field(default_factory=list)
+    #: Sobol indices with CIs; Shapley values beside LOCO effects; Shapley interaction indices.
+    sobol: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shapley: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shapley_interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     log_params: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _figures: dict[str, Any] | None = field(default=None, repr=False)
@@ -89,6 +95,9 @@ class AnalysisReport:
             "structural_per_class": self.structural_per_class,
             "importances": self.importances,
             "morris": self.morris,
+            "sobol": self.sobol,
+            "shapley": self.shapley,
+            "shapley_interactions": self.shapley_interactions,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +148,9 @@ class AnalysisReport:
              fmt_table),
             ("importances", "Importances", self.importances, lambda t: fmt_table(_short_importances(t))),
             ("morris", "Morris elementary effects", self.morris, fmt_table),
+            ("sobol", "Sobol indices (Saltelli design)", self.sobol, fmt_table),
+            ("shapley", "Shapley values and leave-one-out effects", self.shapley, fmt_table),
+            ("shapley_interactions", "Shapley interaction indices", self.shapley_interactions, fmt_table),
         ]
         return [(key, title, fmt(t)) for key, title, t, fmt in tables if len(t)]
 
@@ -209,6 +221,8 @@ def analyze_data(
                                           pair_cell_budget=pair_cell_budget)),
         ("ped_anova", lambda: analyze_ped_anova(inp) if ped_anova else Result()),
         ("morris", lambda: analyze_morris(inp, seed=seed)),
+        ("sobol", lambda: analyze_sobol(inp, alpha=alpha, seed=seed)),
+        ("shapley", lambda: analyze_shapley(inp, alpha=alpha)),
         ("interactions", lambda: analyze_interactions(inp, order=_marginal_order(results["fanova"]))),
     ]
     results: dict[str, Result] = {}
@@ -255,6 +269,7 @@ def _package(inp: AnalysisInput, results: dict[str, Result], alpha: float) -> An
         importances=tables["importances"], morris=tables["morris"], summary=_notes.summarize(tables, alpha),
         notes=_study_notes(inp) + [n for r in results.values() for n in r.notes], params=inp.names,
         log_params=[p.name for p in space or [] if p.name in inp.params.columns and getattr(p, "log", False)],
+        **{k: tables[k] for k in ("sobol", "shapley", "shapley_interactions") if k in tables},
     )
 
 
@@ -271,6 +286,8 @@ def _pivot_records(t: pd.DataFrame) -> dict[str, Any]:
 _SHORT = {
     "first-order (main effect) variance fraction": "main effect (1st order)",
     "second-order (interaction) variance fraction": "interaction (2nd order)",
+    "first-order Sobol index S_i (Saltelli 2010)": "Sobol first order",
+    "total-order Sobol index ST_i (Jansen)": "Sobol total order",
 }
 
 

@@ -29,7 +29,7 @@ from hpablate._storage import redact_url
 from hpablate.errors import StudyFileError, UsageError
 
 DEFAULT_STORAGE = "sqlite:///hpablate.db"
-DESIGN_CHOICES = ("oat", "grid", "structural", "morris", "add_one_in")
+DESIGN_CHOICES = ("oat", "grid", "structural", "morris", "add_one_in", "sobol", "shapley")
 
 
 @dataclass
@@ -206,7 +206,7 @@ def _designs(module: ModuleType, space: Any, where: str) -> dict[str, Callable[.
 
 def default_designs(space: Any, grid_groups: Any = None) -> dict[str, Callable[..., Any]]:
     """Designs for a study file without ``designs``: oat, structural (if it has components),
-    grid (if it has ``grid_groups``), morris."""
+    grid (if it has ``grid_groups``), morris, sobol, shapley (if it has components)."""
     import hpablate as hp
 
     out: dict[str, Callable[..., Any]] = {
@@ -217,6 +217,10 @@ def default_designs(space: Any, grid_groups: Any = None) -> dict[str, Callable[.
     if grid_groups:
         out["grid"] = lambda s, r, seed: hp.GridCombinationSampler(s, groups=grid_groups, repeats=r, seed=seed)
     out["morris"] = lambda s, r, seed: hp.MorrisSampler(s, repeats=r, seed=seed)
+    # 64 base points: n (k + 2) trials per replicate stays affordable for a study file's default run
+    out["sobol"] = lambda s, r, seed: hp.SobolSampler(s, n=64, repeats=r, seed=seed)
+    if any(p.kind == "component" for p in space):
+        out["shapley"] = lambda s, r, seed: hp.ShapleyAblationSampler(s, repeats=r, seed=seed)
     return out
 
 

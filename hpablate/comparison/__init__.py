@@ -294,7 +294,7 @@ def _report(records: list[dict[str, Any]], references: dict[str, dict[str, float
 def _notes(references: dict[str, dict[str, float]], methods: list[str]) -> list[str]:
     notes = []
     if {"first", "total"} <= set(references):
-        notes.append("Screening designs (oat, grid, morris) are ranked against total-order Sobol indices; "
+        notes.append("Designs (oat, grid, morris, sobol) are ranked against total-order Sobol indices; "
                      "search + fANOVA (random, tpe, gp, qmc) against first-order indices, which is what "
                      "fANOVA's marginal importance estimates.")
     else:

@@ -7,6 +7,7 @@
   parameter not in one added as a group of its own), with the same level ladder and repeats.
 * ``morris``: ``r = (B - 1) // (k + 1)`` trajectories of 4 levels (the plan's extra slot is
   the baseline), one replicate.
+* ``sobol``: ``n = B // (k + 2)`` Saltelli base points (at least 2), one replicate.
 * ``random``, ``tpe``, ``gp``, ``qmc``: B trials of Optuna's sampler; the run for the largest
   budget is shared by every budget (its first B trials are exactly a B-trial run with the same
   seed, since these samplers only look at earlier trials).
@@ -23,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import optuna
 
-from hpablate.samplers import GridCombinationSampler, MorrisSampler, OneAtATimeSampler, PlanSampler
+from hpablate.samplers import GridCombinationSampler, MorrisSampler, OneAtATimeSampler, PlanSampler, SobolSampler
 from hpablate.space import Float, Int, SearchSpace
 
-PLAN_METHODS = ("oat", "grid", "morris")
+PLAN_METHODS = ("oat", "grid", "morris", "sobol")
 SEQUENTIAL_METHODS = ("random", "tpe", "gp", "qmc")
 METHODS = PLAN_METHODS + SEQUENTIAL_METHODS
 
@@ -35,6 +36,7 @@ ESTIMAND = {
     "oat": "total",  # |effect| from the baseline: local, screening
     "grid": "total",  # variance along each axis of its factorial: screening
     "morris": "total",  # mu*: screening proxy for the total-order index
+    "sobol": "total",  # ST_i: the total-order index itself
     "random": "first",  # fANOVA marginal: first-order (main effect)
     "tpe": "first",
     "gp": "first",
@@ -44,6 +46,7 @@ IMPORTANCE_LABEL = {
     "oat": "max |OAT delta| from the baseline",
     "grid": "mean variance along the parameter's axis of its grid group",
     "morris": "Morris mu*",
+    "sobol": "Sobol total-order index ST",
     "random": "fANOVA marginal (first-order)",
     "tpe": "fANOVA marginal (first-order)",
     "gp": "fANOVA marginal (first-order)",
@@ -128,6 +131,13 @@ def plan_for_budget(
             return DesignChoice(None, 0, f"too small: Morris needs {k + 2} trials", space)
         s = MorrisSampler(space, trajectories=r, levels=MORRIS_LEVELS, seed=seed)
         return DesignChoice(s, s.n_slots, f"1 baseline + {r} trajectories x {k + 1}", space)
+    if method == "sobol":
+        k = len(space)
+        n = budget // (k + 2)
+        if n < 2:
+            return DesignChoice(None, 0, f"too small: Sobol needs {2 * (k + 2)} trials", space)
+        s = SobolSampler(space, n=n, seed=seed)
+        return DesignChoice(s, s.n_slots, f"{n} base points x {k + 2}", space)
     if method not in ("oat", "grid"):
         raise ValueError(f"{method!r} is not a plan method; choose from {PLAN_METHODS}")
     grid_groups = default_groups(space, groups) if method == "grid" else None

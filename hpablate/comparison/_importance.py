@@ -3,6 +3,7 @@
 * ``oat``: the largest ``|mean(level) - mean(baseline)|`` over the parameter's one-at-a-time
   levels (:func:`hpablate.analysis.effects.oat_effects`): a *local* effect, at the baseline.
 * ``morris``: ``mu*`` (:func:`hpablate.analysis.importance.morris_indices`).
+* ``sobol``: total-order index ``ST`` (:func:`hpablate.analysis.importance.sobol.sobol_indices`).
 * ``grid``: in the factorial of the parameter's group (trials with every other parameter at
   baseline), the mean over the other group members' cells of the variance of the cell means
   along the parameter's axis: a total-order-like variance restricted to the group.
@@ -23,7 +24,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpablate.analysis.effects import oat_effects
 from hpablate.analysis.importance import fanova_importances, morris_elementary_effects, morris_indices
-from hpablate.record import REPLICATE_ATTR, STEP_ATTR, TRAJECTORY_ATTR
+from hpablate.record import (REPLICATE_ATTR, SOBOL_MATRIX_ATTR, SOBOL_POINT_ATTR, STEP_ATTR, TRAJECTORY_ATTR,
+                             VARIED_ATTR)
 from hpablate.space import SearchSpace, same_value, value_key
 
 
@@ -38,8 +40,12 @@ def trials_frame(trials: Sequence[FrozenTrial], names: Sequence[str]) -> pd.Data
         row["replicate"] = t.user_attrs.get(REPLICATE_ATTR)
         row["trajectory"] = t.user_attrs.get(TRAJECTORY_ATTR)
         row["step"] = t.user_attrs.get(STEP_ATTR)
+        row["sobol_point"] = t.user_attrs.get(SOBOL_POINT_ATTR)
+        row["sobol_matrix"] = t.user_attrs.get(SOBOL_MATRIX_ATTR)
+        row["varied"] = tuple(t.user_attrs.get(VARIED_ATTR) or ())
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*names, "value", "replicate", "trajectory", "step"])
+    return pd.DataFrame(rows, columns=[*names, "value", "replicate", "trajectory", "step", "sobol_point",
+                                       "sobol_matrix", "varied"])
 
 
 def compute_seconds(trials: Sequence[FrozenTrial]) -> float:
@@ -72,6 +78,8 @@ def importances(method: str, df: pd.DataFrame, space: SearchSpace, *, groups: li
         return oat_importance(df, space)
     if method == "morris":
         return morris_importance(df, space)
+    if method == "sobol":
+        return sobol_importance(df, space)
     if method == "grid":
         return grid_importance(df, space, groups or [[n] for n in names])
     return fanova_importance(df, space, n_trees=n_trees, seed=seed, n_jobs=n_jobs)
@@ -111,6 +119,18 @@ def morris_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
     ee = morris_elementary_effects(traj, unit, y_col="value")
     mi = morris_indices(ee, names, n_resamples=2)
     return {r.param: float(r.mu_star) for r in mi.itertuples()}
+
+
+def sobol_importance(df: pd.DataFrame, space: SearchSpace) -> dict[str, float]:
+    """Total-order Sobol index of each parameter (point estimate; few resamples: no CI needed here)."""
+    from hpablate.analysis.importance.sobol import saltelli_values, sobol_indices
+
+    on = df[df["sobol_point"].notna()].assign(replicate=lambda d: d["replicate"].fillna(0).astype(int))
+    values = saltelli_values(on, space.names) if len(on) else None
+    if values is None or len(values) < 2:
+        return {n: math.nan for n in space.names}
+    t = sobol_indices(values, n_resamples=2)
+    return dict(zip(t.loc[t["order"] == "total", "param"], t.loc[t["order"] == "total", "index"].astype(float)))
 
 
 def grid_importance(df: pd.DataFrame, space: SearchSpace, groups: list[list[str]]) -> dict[str, float]:

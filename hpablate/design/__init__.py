@@ -17,6 +17,8 @@ from hpablate.design._plan import MAX_SLOTS, Config, Plan, Slot, check_plan_size
 from hpablate.design.grid import grid
 from hpablate.design.morris import morris
 from hpablate.design.one_at_a_time import one_at_a_time
+from hpablate.design.shapley import shapley
+from hpablate.design.sobol import sobol
 from hpablate.design.structural import structural
 
 __all__ = [
@@ -29,5 +31,7 @@ __all__ = [
     "morris",
     "one_at_a_time",
     "replicate_seeds",
+    "shapley",
+    "sobol",
     "structural",
 ]

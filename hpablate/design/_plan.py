@@ -21,7 +21,7 @@ from hpablate.errors import PlanTooLargeError, SpaceError
 from hpablate.record import PREFIX, TrialRecord
 from hpablate.space import SearchSpace
 
-DESIGNS = ("baseline", "oat", "grid", "structural", "morris")
+DESIGNS = ("baseline", "oat", "grid", "structural", "morris", "sobol", "shapley")
 
 #: The most slots a plan may hold. A plan is built in memory before anything runs, and a study of
 #: more trials than this is beyond what an ablation needs: such a design is refused up front.
@@ -53,14 +53,15 @@ class Config:
     params : dict
         A value for every parameter of the space.
     design : str
-        One of ``baseline``, ``oat``, ``grid``, ``structural``, ``morris``.
+        One of ``baseline``, ``oat``, ``grid``, ``structural``, ``morris``, ``sobol``, ``shapley``.
     varied : tuple of str
         The parameters changed from the baseline (grid: the group; morris: the one changed from
         the previous point of the trajectory).
     level : Any
         The varied value (a list of values for a grid cell), or ``None``.
     extra : dict
-        Design-specific labels (``trajectory`` and ``step`` for Morris points).
+        Design-specific labels (``trajectory``, ``step`` and ``unit`` for Morris points;
+        ``sobol_point``, ``sobol_matrix`` and ``unit`` for Sobol points; ``subset`` for Shapley).
     """
 
     params: Mapping[str, Any]
@@ -100,6 +101,9 @@ class Slot:
             trajectory=extra.pop("trajectory", None),
             step=extra.pop("step", None),
             unit=extra.pop("unit", None),
+            sobol_point=extra.pop("sobol_point", None),
+            sobol_matrix=extra.pop("sobol_matrix", None),
+            subset=extra.pop("subset", None),
         )
         attrs = record.to_user_attrs()
         attrs.update({f"{PREFIX}{k}": v for k, v in extra.items()})

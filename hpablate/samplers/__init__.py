@@ -4,6 +4,8 @@ from hpablate.samplers._plan_sampler import PlanExhausted, PlanSampler, PlanStat
 from hpablate.samplers.grid import GridCombinationSampler
 from hpablate.samplers.morris import MorrisSampler
 from hpablate.samplers.one_at_a_time import OneAtATimeSampler
+from hpablate.samplers.shapley import ShapleyAblationSampler
+from hpablate.samplers.sobol import SobolSampler
 from hpablate.samplers.structural import StructuralAblationSampler
 
 __all__ = [
@@ -13,5 +15,7 @@ __all__ = [
     "PlanExhausted",
     "PlanSampler",
     "PlanStatus",
+    "ShapleyAblationSampler",
+    "SobolSampler",
     "StructuralAblationSampler",
 ]

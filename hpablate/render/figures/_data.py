@@ -4,7 +4,7 @@ Each figure is a NamedTuple of plain lists (the pattern of Optuna's
 ``visualization/_param_importances.py``): it is computed once here, then drawn by
 :mod:`hpablate.render.figures._plotly` or :mod:`hpablate.render.figures._matplotlib`, so what a
 figure shows is testable without a plotting library. Its ``table`` names the report table (section)
-it belongs to.
+it belongs to (a defaulted last field).
 
 Colours carry one meaning everywhere: :data:`BETTER` (green) improves the objective in its
 direction (a lower value for a minimised objective), :data:`WORSE` (red) makes it worse.
@@ -60,10 +60,7 @@ class EffectsFigureData(NamedTuple):
     title: str
     y_label: str
     panels: list[EffectsPanel]
-
-    @property
-    def table(self) -> str:
-        return "effects"
+    table: str = "effects"
 
 
 class TornadoFigureData(NamedTuple):
@@ -76,10 +73,7 @@ class TornadoFigureData(NamedTuple):
     high: list[float]
     low_role: str
     high_role: str
-
-    @property
-    def table(self) -> str:
-        return "effects"
+    table: str = "effects"
 
 
 class InteractionFigureData(NamedTuple):
@@ -92,10 +86,7 @@ class InteractionFigureData(NamedTuple):
     y: list[str]
     z: list[list[float]]
     higher_is_better: bool
-
-    @property
-    def table(self) -> str:
-        return "interactions"
+    table: str = "interactions"
 
 
 class ImportanceFigureData(NamedTuple):
@@ -106,10 +97,7 @@ class ImportanceFigureData(NamedTuple):
     params: list[str]
     values: list[float]
     err: list[float] | None
-
-    @property
-    def table(self) -> str:
-        return "importances"
+    table: str = "importances"
 
 
 class MorrisFigureData(NamedTuple):
@@ -121,10 +109,7 @@ class MorrisFigureData(NamedTuple):
     mu_star_low: list[float]
     mu_star_high: list[float]
     sigma: list[float]
-
-    @property
-    def table(self) -> str:
-        return "morris"
+    table: str = "morris"
 
 
 class StructuralFigureData(NamedTuple):
@@ -136,14 +121,14 @@ class StructuralFigureData(NamedTuple):
     contribution: list[float]
     err: list[float]
     roles: list[str]
-
-    @property
-    def table(self) -> str:
-        return "structural"
+    table: str = "structural"
 
 
 FigureData = Union[EffectsFigureData, TornadoFigureData, InteractionFigureData, ImportanceFigureData,
                    MorrisFigureData, StructuralFigureData]
+#: Every kind of figure data, in the order the drawers list their functions.
+FIGURE_TYPES = (EffectsFigureData, TornadoFigureData, InteractionFigureData, ImportanceFigureData, MorrisFigureData,
+                StructuralFigureData)
 
 
 class ReportTables(Protocol):

@@ -14,6 +14,7 @@ from typing import Any
 
 from hpablate.render.figures._data import (
     COLOURS,
+    FIGURE_TYPES,
     EffectsFigureData,
     FigureData,
     ImportanceFigureData,
@@ -166,11 +167,4 @@ def _structural(d: StructuralFigureData) -> Any:
     return fig
 
 
-_DRAW = {
-    EffectsFigureData: _effects,
-    TornadoFigureData: _tornado,
-    InteractionFigureData: _interaction,
-    ImportanceFigureData: _importance,
-    MorrisFigureData: _morris,
-    StructuralFigureData: _structural,
-}
+_DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural)))

@@ -7,6 +7,7 @@ from typing import Any
 
 from hpablate.render.figures._data import (
     COLOURS,
+    FIGURE_TYPES,
     EffectsFigureData,
     FigureData,
     ImportanceFigureData,
@@ -118,11 +119,4 @@ def _structural(d: StructuralFigureData) -> Any:
     return fig
 
 
-_DRAW = {
-    EffectsFigureData: _effects,
-    TornadoFigureData: _tornado,
-    InteractionFigureData: _interaction,
-    ImportanceFigureData: _importance,
-    MorrisFigureData: _morris,
-    StructuralFigureData: _structural,
-}
+_DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural)))

@@ -15,7 +15,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 import hpablate.analysis.load  # noqa: F401
-load_mod = __import__("sys").modules["hpablate.analysis.load"]
+load_mod = __import__("sys").modules["hpablate.analysis._read_sql"]  # the SQL reader holds SQL_SCHEMAS
 from hpablate.analysis.load import ATTR_PREFIX, PARAM_PREFIX, list_studies, load
 from hpablate.errors import StorageError, StudyNotFoundError
 
@@ -211,3 +211,39 @@ def test_redis_journal(redis_url, unique_name):
     study = optuna.create_study(storage=JournalStorage(JournalRedisBackend(redis_url)), study_name=unique_name)
     fill(study, n=15)
     assert_matches_optuna(load(redis_url, unique_name), study)
+
+
+def _to_wal(path) -> None:
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    con.close()  # the last connection checkpoints and removes -wal/-shm
+
+
+def test_wal_database_is_read_without_leaving_shm_or_wal_files(sqlite_study, tmp_path):
+    from hpablate.cli import main
+
+    path, url, study = sqlite_study
+    assert_matches_optuna(load(url), study)
+    expected = load(url).trials
+    _to_wal(path)  # after Optuna's reads: Optuna's own connections would make -wal/-shm files
+    before, files = _md5(path), sorted(os.listdir(tmp_path))
+    assert files == ["study.db"]
+    data = load(url)
+    assert data.source == "sql" and data.trials.equals(expected)
+    assert list_studies(str(path))["name"].tolist() == ["s1"]
+    assert main(["analyze", url, "--study", "s1", "-f", "json"]) == 0
+    assert _md5(path) == before and sorted(os.listdir(tmp_path)) == files
+
+
+def test_wal_database_with_an_open_writer_is_read_with_its_committed_trials(sqlite_study, tmp_path):
+    path, url, study = sqlite_study
+    _to_wal(path)
+    writer = sqlite3.connect(path)  # a writer holding the database open: its -wal file exists
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")  # keep the new trial in the -wal file only
+        optuna.load_study(study_name="s1", storage=url).add_trial(optuna.trial.create_trial(
+            params={"lr": 0.01}, distributions={"lr": DIST["lr"]}, values=[1.0, 2.0]))
+        assert os.path.exists(f"{path}-wal")
+        assert len(load(url).trials) == len(study.trials) == 41
+    finally:
+        writer.close()

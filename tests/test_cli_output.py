@@ -74,7 +74,7 @@ def test_no_import_cycles():
     """Each module imports on its own (a cycle shows up as an ImportError in a fresh interpreter),
     and rendering does not import the analysis."""
     code = ("import sys, importlib\n"
-            "for m in ['hpablate.render', 'hpablate.analysis._figures', 'hpablate.analysis.report',"
+            "for m in ['hpablate.render', 'hpablate.analysis._page', 'hpablate.render.figures', 'hpablate.analysis.report',"
             " 'hpablate.analysis.importance.morris', 'hpablate.record', 'hpablate.comparison', 'hpablate.cli._output']:\n"
             "    importlib.import_module(m)\n"
             "import hpablate.render as r\n")

@@ -15,7 +15,7 @@ import hpablate as hp
 from hpablate.cli import main
 from hpablate.comparison import ComparisonReport, important_count, kendall_tau, top_k_agreement
 from hpablate.comparison._designs import method_seed, plan_for_budget, sequential_sampler
-from hpablate.comparison._importance import grid_importance, morris_importance, oat_importance, trials_frame
+from hpablate.comparison._importance import grid_importance, method_input, morris_importance, oat_importance
 from hpablate.errors import SpaceError, UnknownParameterError
 from hpablate.testing import ishigami, sobol_g
 
@@ -77,13 +77,18 @@ def test_plans_fit_the_budget(method, budget):
 def _run(space, sampler, fn):
     study = hp.create_study(space, sampler)
     hp.run(study, lambda t: fn(space.suggest(t)))
-    return study, trials_frame(study.trials, space.names)
+    return study, method_input(study.trials, study.user_attrs, "minimize", space.names)
+
+
+def _table(inp):
+    """Parameters, ``value`` and the trial record (``trajectory``, ``step`` …) of the trials."""
+    return inp.params.assign(value=inp.y).join(inp.record)
 
 
 def test_oat_importance_is_largest_abs_effect_from_baseline():
     space = hp.SearchSpace(*[hp.Float(n, 0.0, 1.0, baseline=0.5) for n in ("a", "b", "c")])
-    _, df = _run(space, hp.OneAtATimeSampler(space, repeats=1), lambda c: 3 * c["a"] - 2 * c["b"] ** 2)
-    imp = oat_importance(df, space)
+    _, inp = _run(space, hp.OneAtATimeSampler(space, repeats=1), lambda c: 3 * c["a"] - 2 * c["b"] ** 2)
+    imp = oat_importance(inp, space)
     assert imp["a"] == pytest.approx(1.5) and imp["b"] == pytest.approx(2 * (1 - 0.25)) and imp["c"] == 0
 
 
@@ -92,8 +97,9 @@ def test_morris_mu_star_matches_salib():
 
     f = ishigami()
     space = f.space
-    study, df = _run(space, hp.MorrisSampler(space, trajectories=12, levels=4, seed=3), f)
-    imp = morris_importance(df, space)
+    study, inp = _run(space, hp.MorrisSampler(space, trajectories=12, levels=4, seed=3), f)
+    imp = morris_importance(inp, space)
+    df = _table(inp)
     traj = df[df["trajectory"].notna()].sort_values(["trajectory", "step"])
     X = np.column_stack([[space.to_unit(n, v) for v in traj[n]] for n in space.names])
     problem = {"num_vars": 3, "names": space.names, "bounds": [[0.0, 1.0]] * 3}
@@ -105,9 +111,9 @@ def test_grid_importance_is_mean_variance_along_axis():
     levels = [0.0, 0.5, 1.0]
     space = hp.SearchSpace(*[hp.Float(n, 0.0, 1.0, baseline=0.5, levels=levels) for n in ("x1", "x2", "x3")])
     groups = [["x1", "x2"], ["x3"]]
-    _, df = _run(space, hp.GridCombinationSampler(space, groups=groups, repeats=2),
+    _, inp = _run(space, hp.GridCombinationSampler(space, groups=groups, repeats=2),
                  lambda c: c["x1"] * c["x2"] + 2 * c["x3"])
-    imp = grid_importance(df, space, groups)
+    imp = grid_importance(inp, space, groups)
     l = np.array(levels)
     assert imp["x1"] == pytest.approx(l.var() * np.mean(l**2))  # Var_x1(x1 x2) averaged over x2
     assert imp["x2"] == pytest.approx(imp["x1"])
@@ -183,8 +189,9 @@ def test_pooled_reference_and_maximize():
     ref = report.reference["pooled"]
     assert ref.sum() == pytest.approx(1.0) and ref["x4"] == 0
     assert (report.results["reference"] == "pooled").all()
-    study, df = _run(f.space, plan_for_budget("morris", f.space, 25, method_seed(0, "morris", 0)).sampler,
-                     lambda c: -f(c))
+    study, inp = _run(f.space, plan_for_budget("morris", f.space, 25, method_seed(0, "morris", 0)).sampler,
+                      lambda c: -f(c))
+    df = _table(inp)
     assert report.results.set_index("method").loc["morris", "best_value"] == pytest.approx(df["value"].max())
 
 
@@ -226,8 +233,8 @@ def test_round_off_differences_are_not_effects():
     """Ishigami from 0 with levels ±pi: sin(pi) = 1.2e-16 is no effect, so nothing is ranked by it."""
     f = ishigami()
     space = plan_for_budget("oat", f.space, 10, 0).space  # 3 levels per number: -pi, 0, pi
-    _, df = _run(space, hp.OneAtATimeSampler(space, repeats=1), f)
-    assert oat_importance(df, space) == {"x1": 0.0, "x2": 0.0, "x3": 0.0}
+    _, inp = _run(space, hp.OneAtATimeSampler(space, repeats=1), f)
+    assert oat_importance(inp, space) == {"x1": 0.0, "x2": 0.0, "x3": 0.0}
 
 
 @pytest.mark.parametrize("method", ["random", "tpe"])

@@ -3,7 +3,8 @@
 The entry point is :func:`analyze`; the pure functions of the submodules take DataFrames and
 return DataFrames (``effects.oat_effects``, ``interactions.grid_interactions``,
 ``structural.structural_contributions``, ``importance.fanova_importances`` …) and only
-:mod:`hpablate.analysis.load` reads storage, read-only.
+:mod:`hpablate.analysis.load` (with its readers ``_read_sql`` and ``_read_optuna``) reads
+storage, read-only.
 """
 
 from __future__ import annotations

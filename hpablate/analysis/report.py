@@ -1,4 +1,4 @@
-"""The analysis of one study and objective: DataFrames, a summary, plotly figures, HTML/Markdown.
+"""The analysis of one study and objective: DataFrames, a summary, figures, HTML/Markdown.
 
 :func:`analyze_data` is pure computation on a :class:`~hpablate.analysis.load.StudyData`;
 :func:`hpablate.analyze` loads the study read-only and calls it.
@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,6 +26,7 @@ from hpablate.analysis.load import StudyData
 from hpablate.analysis.shapley import analyze_shapley
 from hpablate.analysis.structural import analyze_structural
 from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, to_builtin
+from hpablate.render.figures import FigureData, figure_data
 
 __all__ = ["AnalysisReport", "ObjectiveIndexError", "analyze_data"]
 
@@ -82,6 +84,7 @@ class AnalysisReport:
     shapley_interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     log_params: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    _figure_data: dict[str, FigureData] | None = field(default=None, repr=False)
     _figures: dict[str, Any] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ tables
@@ -168,17 +171,52 @@ class AnalysisReport:
             parts += ["Notes:"] + [f"  - {s}" for s in self.notes]
         return "\n".join(parts)
 
-    # ------------------------------------------------------------------ figures
+    @property
+    def figure_data(self) -> dict[str, FigureData]:
+        """What each figure shows, by name (:func:`hpablate.render.figures.figure_data`): ``tornado``,
+        ``oat``, ``interaction: a × b``, ``importance: <method> <kind>``, ``morris``, ``structural``
+        (only those the data supports); each names its table in ``.table``."""
+        if self._figure_data is None:
+            self._figure_data = figure_data(self)
+        return self._figure_data
 
     @property
     def figures(self) -> dict[str, Any]:
-        """Plotly figures by name: ``oat``, ``tornado``, ``interaction: a × b``, ``importance``,
-        ``pairwise``, ``morris``, ``structural`` (only those the data supports)."""
+        """Plotly figures by the names of :attr:`figure_data`."""
         if self._figures is None:
-            from hpablate.analysis import _figures
+            from hpablate.render.figures import plotly_figures
 
-            self._figures = _figures.make_figures(self)
+            self._figures = plotly_figures(self.figure_data)
         return self._figures
+
+    def save_figures(self, directory: str | Path, format: str = "pdf") -> list[Path]:
+        """Write every figure as a static file (matplotlib; no browser, no network).
+
+        Parameters
+        ----------
+        directory : str or Path
+            Made if missing; files are named after the figures (``tornado.pdf``, ``oat.pdf`` …).
+        format : {"pdf", "svg", "png"}
+
+        Returns
+        -------
+        list of Path
+            The files written.
+
+        Examples
+        --------
+        >>> import tempfile, optuna, hpablate
+        >>> study = optuna.create_study()
+        >>> dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+        >>> for i in range(20):
+        ...     study.add_trial(optuna.trial.create_trial(params={"x": i / 20}, distributions=dist, value=i / 20))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     {p.suffix for p in hpablate.analyze(study).save_figures(d, "svg")}
+        {'.svg'}
+        """
+        from hpablate.render.figures import save_figures
+
+        return save_figures(self.figure_data, directory, format)
 
     def to_html(self, path: str | None = None) -> str:
         """One self-contained HTML file (plotly.js inline, no network access needed).
@@ -188,9 +226,9 @@ class AnalysisReport:
         path : str, optional
             Where to write it; the HTML text is returned either way.
         """
-        from hpablate.analysis import _figures
+        from hpablate.analysis import _page
 
-        text = _figures.render_html(self)
+        text = _page.render_html(self)
         if path is not None:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)

@@ -1,7 +1,7 @@
 """``hpablate analyze``: print the analysis of a study, read-only.
 
 ``hpablate analyze STORAGE [--study NAME] [--objective N] [-f table|csv|json|markdown]
-[--html report.html]``. STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
+[--html report.html] [--figures DIR [--figure-format pdf|svg|png]]``. STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
 ``mysql+pymysql://…``, ``redis://…``) or a journal file path, as the ``optuna`` CLI guesses it;
 it may be left out when ``--storage`` or the ``OPTUNA_STORAGE`` environment variable gives it.
 The storage is never written: no table is created, nothing migrated, no file made.
@@ -35,6 +35,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--objective", type=int, default=0, metavar="N", help="objective index (default 0)")
     add_format_option(p)
     p.add_argument("--html", default=None, metavar="PATH", help="also write a self-contained HTML report")
+    p.add_argument("--figures", default=None, metavar="DIR", help="also write every figure as a static file to DIR")
+    p.add_argument("--figure-format", choices=("pdf", "svg", "png"), default="pdf", help="format of --figures (default pdf)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm-corrected; default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fANOVA forest and bootstraps (default 0)")
     p.set_defaults(func=command)
@@ -73,9 +75,14 @@ def command(args: argparse.Namespace) -> int:
         report = analyze_data(data, args.objective, alpha=args.alpha, seed=args.seed)
     if args.html and os.path.isdir(args.html):
         raise UsageError(f"--html {args.html!r} is a directory")
+    if args.figures and os.path.exists(args.figures) and not os.path.isdir(args.figures):
+        raise UsageError(f"--figures {args.figures!r} is a file, not a directory")
     sys.stdout.write(format_output(report, args.format))
     if args.html:
         path = os.path.abspath(args.html)
         report.to_html(path)
         print(f"HTML report written to {path}", file=sys.stderr)
+    if args.figures:
+        paths = report.save_figures(args.figures, args.figure_format)
+        print(f"{len(paths)} figures written to {os.path.abspath(args.figures)}", file=sys.stderr)
     return 0

@@ -32,7 +32,7 @@ from hpablate.comparison._designs import (
     plan_for_budget,
     sequential_sampler,
 )
-from hpablate.comparison._importance import best_value, compute_seconds, importances, trials_frame
+from hpablate.comparison._importance import best_value, compute_seconds, importances, method_input
 from hpablate.comparison._metrics import important_count, kendall_tau, ranking_text, top_k_agreement
 from hpablate.comparison._report import REFERENCE_LABEL, ComparisonReport, smallest_budgets, summarize
 from hpablate.errors import SpaceError, UnknownParameterError
@@ -131,7 +131,6 @@ def compare(
     if direction not in ("minimize", "maximize"):
         raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
     references = _references(truth, space)
-    maximize = direction == "maximize"
     records: list[dict[str, Any]] = []
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -141,11 +140,11 @@ def compare(
                 s = method_seed(seed, method, rep)
                 if method in SEQUENTIAL_METHODS:
                     records += _run_sequential(objective, space, method, budgets, rep, s, storage, study_prefix,
-                                               direction, maximize, n_trees, n_jobs, verbose)
+                                               direction, n_trees, n_jobs, verbose)
                 else:
                     for budget in budgets:
                         records.append(_run_plan(objective, space, method, budget, rep, s, storage, study_prefix,
-                                                 direction, maximize, grid_groups, n_trees, n_jobs, verbose))
+                                                 direction, grid_groups, n_trees, n_jobs, verbose))
     finally:
         optuna.logging.set_verbosity(verbosity)
     if references is None:
@@ -153,9 +152,8 @@ def compare(
     return _report(records, references, space, top_k, threshold, direction, methods)
 
 
-# ---- runs --------------------------------------------------------------------------------------
 def _run_plan(objective: Objective, space: SearchSpace, method: str, budget: int, rep: int, seed: int,
-              storage: Any, prefix: str, direction: str, maximize: bool,
+              storage: Any, prefix: str, direction: str,
               grid_groups: Sequence[Sequence[str]] | None, n_trees: int, n_jobs: int | None,
               verbose: bool) -> dict[str, Any]:
     from hpablate.runner import create_study, run
@@ -168,11 +166,12 @@ def _run_plan(objective: Objective, space: SearchSpace, method: str, budget: int
     study = create_study(choice.space, choice.sampler, storage=storage, study_name=name, direction=direction)
     run(study, objective)
     trials = study.get_trials(deepcopy=False)
-    return _measure(rec, method, trials, space, maximize, choice.groups, n_trees, seed, n_jobs, verbose)
+    return _measure(rec, method, trials, study.user_attrs, space, direction, choice.groups, n_trees, seed, n_jobs,
+                    verbose)
 
 
 def _run_sequential(objective: Objective, space: SearchSpace, method: str, budgets: list[int], rep: int,
-                    seed: int, storage: Any, prefix: str, direction: str, maximize: bool, n_trees: int,
+                    seed: int, storage: Any, prefix: str, direction: str, n_trees: int,
                     n_jobs: int | None, verbose: bool) -> list[dict[str, Any]]:
     from hpablate.runner import create_study, run
 
@@ -186,7 +185,8 @@ def _run_sequential(objective: Objective, space: SearchSpace, method: str, budge
     out = []
     for budget in budgets:
         rec = _empty(method, budget, rep, f"first {budget} trials of one {target}-trial run")
-        out.append(_measure(rec, method, trials[:budget], space, maximize, None, n_trees, seed, n_jobs, verbose))
+        out.append(_measure(rec, method, trials[:budget], study.user_attrs, space, direction, None, n_trees, seed,
+                            n_jobs, verbose))
     return out
 
 
@@ -196,13 +196,13 @@ def _empty(method: str, budget: int, rep: int, spend: str) -> dict[str, Any]:
             "compute_s": 0.0, "analysis_s": 0.0, "importances": None}
 
 
-def _measure(rec: dict[str, Any], method: str, trials: Sequence[Any], space: SearchSpace, maximize: bool,
-             groups: list[list[str]] | None, n_trees: int, seed: int, n_jobs: int | None,
-             verbose: bool) -> dict[str, Any]:
-    df = trials_frame(trials, space.names)
+def _measure(rec: dict[str, Any], method: str, trials: Sequence[Any], user_attrs: dict[str, Any],
+             space: SearchSpace, direction: str, groups: list[list[str]] | None, n_trees: int, seed: int,
+             n_jobs: int | None, verbose: bool) -> dict[str, Any]:
     start = time.perf_counter()
-    imp = importances(method, df, space, groups=groups, n_trees=n_trees, seed=seed, n_jobs=n_jobs)
-    rec.update(n_trials=len(trials), n_complete=len(df), best_value=best_value(df, maximize),
+    inp = method_input(trials, user_attrs, direction, space.names)
+    imp = importances(method, inp, space, groups=groups, n_trees=n_trees, seed=seed, n_jobs=n_jobs)
+    rec.update(n_trials=len(trials), n_complete=0 if inp is None else len(inp.y), best_value=best_value(inp),
                compute_s=compute_seconds(trials), analysis_s=time.perf_counter() - start, importances=imp)
     if verbose:
         print(f"compare: {method:7s} budget {rec['budget']:5d} rep {rec['rep']}: {len(trials)} trials, "
@@ -210,7 +210,6 @@ def _measure(rec: dict[str, Any], method: str, trials: Sequence[Any], space: Sea
     return rec
 
 
-# ---- references --------------------------------------------------------------------------------
 def _references(truth: Any, space: SearchSpace) -> dict[str, dict[str, float]] | None:
     if truth is None:
         return None

@@ -68,7 +68,6 @@ class ComparisonReport:
     notes: list[str] = field(default_factory=list)
     _figures: dict[str, Any] | None = field(default=None, repr=False)
 
-    # ---- text ------------------------------------------------------------------------------
     def table(self) -> pd.DataFrame:
         """The summary formatted for printing (one row per method x budget)."""
         s = self.summary
@@ -139,7 +138,6 @@ class ComparisonReport:
         """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=indent)
 
-    # ---- figures ---------------------------------------------------------------------------
     @property
     def figures(self) -> dict[str, Any]:
         """Plotly figures: ``agreement`` (median Kendall tau vs trials), ``top_k`` (share of
@@ -208,7 +206,6 @@ class ComparisonReport:
         return text
 
 
-# ---- aggregation -------------------------------------------------------------------------------
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Aggregate per-run results into one row per method x budget."""
     rows = []
@@ -245,7 +242,6 @@ def smallest_budgets(summary: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "budget", "n_trials", "importance", "reference"])
 
 
-# ---- helpers -----------------------------------------------------------------------------------
 def _nan(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 

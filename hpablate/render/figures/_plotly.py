@@ -1,0 +1,122 @@
+"""Interactive plotly figures drawn from the figure data of :mod:`hpablate.render.figures._data`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hpablate.render.figures._data import (
+    COLOURS,
+    FIGURE_TYPES,
+    EffectsFigureData,
+    FigureData,
+    ImportanceFigureData,
+    InteractionFigureData,
+    MorrisFigureData,
+    StructuralFigureData,
+    TornadoFigureData,
+)
+
+_HEIGHT = 360
+_MARGIN = {"l": 60, "r": 20, "t": 50, "b": 50}
+
+
+def plotly_figures(figures: Mapping[str, FigureData]) -> dict[str, Any]:
+    """A plotly figure for each figure data, by the same names."""
+    return {name: plotly_figure(d) for name, d in figures.items()}
+
+
+def plotly_figure(d: FigureData) -> Any:
+    """The plotly figure of one figure data."""
+    return _DRAW[type(d)](d)
+
+
+def _effects(d: EffectsFigureData) -> Any:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    ncol = 2 if len(d.panels) > 1 else 1
+    nrow = (len(d.panels) + ncol - 1) // ncol
+    fig = make_subplots(rows=nrow, cols=ncol, subplot_titles=[p.param for p in d.panels],
+                        vertical_spacing=min(0.12, 0.5 / max(nrow, 1)), horizontal_spacing=0.08)
+    for k, p in enumerate(d.panels):
+        row, col = k // ncol + 1, k % ncol + 1
+        fig.add_trace(go.Scatter(
+            x=p.x, y=p.mean, mode="lines+markers", showlegend=False, name=p.param,
+            error_y={"type": "data", "array": p.err, "visible": True},
+            line={"color": COLOURS["neutral"]},
+            marker={"color": [COLOURS[r] for r in p.roles], "size": 9},
+            hovertemplate="%{x}: mean %{y:.4g}<extra>" + p.param + "</extra>",
+        ), row=row, col=col)
+        if p.log:
+            fig.update_xaxes(type="log", row=row, col=col)
+        elif not p.numeric:
+            fig.update_xaxes(type="category", row=row, col=col)
+        fig.update_yaxes(title_text=d.y_label if col == 1 else None, row=row, col=col)
+    fig.update_layout(title=d.title, height=max(_HEIGHT, 300 * nrow + 80), margin=_MARGIN)
+    return fig
+
+
+def _tornado(d: TornadoFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_bar(y=d.params, x=d.low, orientation="h", name="lowest delta", marker_color=COLOURS[d.low_role])
+    fig.add_bar(y=d.params, x=d.high, orientation="h", name="highest delta", marker_color=COLOURS[d.high_role])
+    fig.update_layout(barmode="overlay", title=d.title, xaxis_title=d.x_label,
+                      height=max(_HEIGHT, 40 * len(d.params) + 120), margin=_MARGIN)
+    return fig
+
+
+def _interaction(d: InteractionFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Heatmap(
+        z=d.z, x=d.x, y=d.y, colorscale="RdYlGn", reversescale=not d.higher_is_better,
+        colorbar={"title": "mean"},
+        hovertemplate=f"{d.y_name}=%{{y}}<br>{d.x_name}=%{{x}}<br>mean=%{{z:.4g}}<extra></extra>",
+    ))
+    fig.update_layout(title=d.title, xaxis_title=d.x_name, yaxis_title=d.y_name, height=_HEIGHT, margin=_MARGIN)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category")
+    return fig
+
+
+def _importance(d: ImportanceFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(
+        x=d.values, y=d.params, orientation="h", marker_color=COLOURS["neutral"],
+        error_x={"type": "data", "array": d.err, "visible": True} if d.err is not None else None,
+    ))
+    fig.update_layout(title=d.title, xaxis_title=d.x_label, height=max(_HEIGHT, 28 * len(d.params) + 120),
+                      margin=_MARGIN)
+    return fig
+
+
+def _morris(d: MorrisFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Scatter(
+        x=d.mu_star, y=d.sigma, mode="markers+text", text=d.params, textposition="top center",
+        marker={"color": COLOURS["neutral"]},
+        error_x={"type": "data", "symmetric": False, "visible": True,
+                 "array": [h - m for h, m in zip(d.mu_star_high, d.mu_star)],
+                 "arrayminus": [m - lo for m, lo in zip(d.mu_star, d.mu_star_low)]},
+    ))
+    fig.update_layout(title=d.title, xaxis_title="mu*", yaxis_title="sigma", height=_HEIGHT, margin=_MARGIN)
+    return fig
+
+
+def _structural(d: StructuralFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(
+        x=d.labels, y=d.contribution, error_y={"type": "data", "array": d.err, "visible": True},
+        marker_color=[COLOURS[r] for r in d.roles],
+    ))
+    fig.update_layout(title=d.title, yaxis_title=d.y_label, height=_HEIGHT, margin=_MARGIN)
+    return fig
+
+
+_DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural)))

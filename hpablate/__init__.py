@@ -12,6 +12,7 @@ from typing import Any
 from hpablate.errors import (
     DistributionMismatchError,
     HpablateError,
+    InactiveParameterError,
     PlanMismatchError,
     SpaceError,
     UnknownParameterError,
@@ -55,6 +56,7 @@ __all__ = [
     "Float",
     "GridCombinationSampler",
     "HpablateError",
+    "InactiveParameterError",
     "Int",
     "MorrisSampler",
     "OneAtATimeSampler",

@@ -61,3 +61,8 @@ class UsageError(HpablateError, ValueError):
 
 class PlanTooLargeError(SpaceError):
     """A design would plan more slots than hpablate runs (see ``hpablate.design.MAX_SLOTS``)."""
+
+
+class InactiveParameterError(HpablateError, ValueError):
+    """The objective suggested a parameter whose ``when`` condition does not hold in the trial's
+    configuration (suggest through ``space.suggest(trial)``, which follows the conditions)."""

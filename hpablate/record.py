@@ -70,6 +70,8 @@ SEED_ATTR = "hpablate.seed"
 TRAJECTORY_ATTR = "hpablate.trajectory"
 STEP_ATTR = "hpablate.step"
 UNIT_ATTR = "hpablate.unit"
+#: Parent values a design switched so that the varied parameter exists (conditional spaces).
+BRANCH_ATTR = "hpablate.branch"
 #: Sobol (Saltelli) design: the base point (numbered within its replicate) and the matrix the
 #: trial's row comes from: ``A``, ``B``, ``AB`` (A with ``varied[0]`` from B) or ``BA``.
 SOBOL_POINT_ATTR = "hpablate.sobol_point"

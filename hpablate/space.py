@@ -100,6 +100,30 @@ NO_BASELINE: Any = _NoBaseline()
 class _Parameter:
     name: str
     kind: ClassVar[str] = ""
+    #: ``((parent, (value, …)), …)``: the parameter exists only where every parent takes one of
+    #: its values (see :attr:`when`).
+    condition: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+    @property
+    def when(self) -> dict[str, list[Any]]:
+        """The parents and the values under which this parameter exists (empty: always)."""
+        return {parent: list(values) for parent, values in self.condition}
+
+    def _set_when(self, when: Mapping[str, Any] | None) -> None:
+        if when is None:
+            return
+        if not isinstance(when, Mapping):
+            raise SpaceError(f"{self.name}: when must map a parent's name to a value or a list of values, got {when!r}")
+        condition = []
+        for parent, values in when.items():
+            values = list(values) if isinstance(values, (list, tuple, set, frozenset)) else [values]
+            if not isinstance(parent, str) or not values:
+                raise SpaceError(f"{self.name}: when={dict(when)!r} needs a parent name and at least one value")
+            condition.append((parent, tuple(_plain(v) for v in values)))
+        object.__setattr__(self, "condition", tuple(sorted(condition, key=lambda c: c[0])))
+
+    def _when_dict(self) -> dict[str, Any]:
+        return {"when": self.when} if self.condition else {}
 
     @property
     def baseline(self) -> Any:
@@ -212,6 +236,7 @@ class _Numeric(_Parameter):
             "step": self.step,
             **self._baseline_dict(),
             "levels": self.levels,
+            **self._when_dict(),
         }
 
 
@@ -269,6 +294,7 @@ class Float(_Numeric):
         step: float | None = None,
         baseline: float | None = None,
         levels: Sequence[float] | None = None,
+        when: Mapping[str, Any] | None = None,
     ) -> None:
         _check_name(name)
         set_ = object.__setattr__
@@ -295,6 +321,7 @@ class Float(_Numeric):
         for value in levels:
             self._validate_value(value, "level")
         set_(self, "level_values", _sorted_unique([float(v) for v in levels] + [baseline]))
+        self._set_when(when)
 
     def distribution(self) -> FloatDistribution:
         return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
@@ -347,6 +374,7 @@ class Int(_Numeric):
         step: int = 1,
         baseline: int | None = None,
         levels: Sequence[int] | None = None,
+        when: Mapping[str, Any] | None = None,
     ) -> None:
         _check_name(name)
         for label, value in (("low", low), ("high", high), ("step", step)):
@@ -371,6 +399,7 @@ class Int(_Numeric):
         for value in levels:
             self._validate_integer(value, "level")
         set_(self, "level_values", _sorted_unique([int(v) for v in levels] + [baseline]))
+        self._set_when(when)
 
     def _validate_integer(self, value: Any, what: str) -> None:
         self._validate_value(value, what)
@@ -425,9 +454,11 @@ class Categorical(_Parameter):
         *,
         baseline: CategoricalChoiceType | None = None,
         levels: Sequence[CategoricalChoiceType] | None = None,
+        when: Mapping[str, Any] | None = None,
     ) -> None:
         _check_name(name)
         self._init_choices(name, choices, baseline, levels, default_baseline_index=0)
+        self._set_when(when)
 
     def _init_choices(
         self,
@@ -507,6 +538,7 @@ class Categorical(_Parameter):
             "choices": list(self.choices),
             **self._baseline_dict(),
             "levels": self.levels,
+            **self._when_dict(),
         }
 
 
@@ -551,8 +583,10 @@ class Component(Categorical):
         choices: Sequence[Any] | None = None,
         off: Any = None,
         levels: Sequence[Any] | None = None,
+        when: Mapping[str, Any] | None = None,
     ) -> None:
         _check_name(name)
+        self._set_when(when)
         if choices is None:
             choices = (True, False)
         self._init_choices(name, choices, baseline, levels, default_baseline_index=0)
@@ -576,6 +610,15 @@ Parameter = Float | Int | Categorical | Component
 _KINDS: dict[str, type] = {"float": Float, "int": Int, "categorical": Categorical, "component": Component}
 
 
+def _admits(param: _Parameter, value: Any) -> bool:
+    if isinstance(param, Categorical):
+        return param._is_choice(_plain(value))
+    try:
+        return bool(param.contains(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _parameter_from_dict(data: Mapping[str, Any]) -> Parameter:
     if data.get("no_baseline"):
         return _parameter_from_dict({**data, "no_baseline": False, "baseline": None})._without_baseline()
@@ -583,14 +626,16 @@ def _parameter_from_dict(data: Mapping[str, Any]) -> Parameter:
     try:
         if kind in ("float", "int"):
             cls = Float if kind == "float" else Int
-            kwargs: dict[str, Any] = {"log": data.get("log", False), "baseline": data.get("baseline")}
+            kwargs: dict[str, Any] = {"log": data.get("log", False), "baseline": data.get("baseline"),
+                                      "when": data.get("when")}
             if data.get("step") is not None:
                 kwargs["step"] = data["step"]
             if data.get("levels") is not None:
                 kwargs["levels"] = data["levels"]
             return cls(data["name"], data["low"], data["high"], **kwargs)
         if kind == "categorical":
-            return Categorical(data["name"], data["choices"], baseline=data.get("baseline"), levels=data.get("levels"))
+            return Categorical(data["name"], data["choices"], baseline=data.get("baseline"), levels=data.get("levels"),
+                               when=data.get("when"))
         if kind == "component":
             return Component(
                 data["name"],
@@ -598,6 +643,7 @@ def _parameter_from_dict(data: Mapping[str, Any]) -> Parameter:
                 choices=data["choices"],
                 off=data.get("off"),
                 levels=data.get("levels"),
+                when=data.get("when"),
             )
     except KeyError as exc:
         raise SpaceError(f"parameter record {dict(data)!r} lacks the field {exc.args[0]!r}") from None
@@ -639,6 +685,102 @@ class SearchSpace:
                 raise SpaceError(f"duplicate parameter name {param.name!r}")
             names.append(param.name)
         self._params: dict[str, Parameter] = {p.name: p for p in params}
+        self._order = self._check_conditions()
+
+    def _check_conditions(self) -> list[str]:
+        """Validate every ``when`` and return the names parents-first (the order of suggestion)."""
+        for param in self._params.values():
+            for parent_name, values in param.condition:
+                if parent_name == param.name:
+                    raise SpaceError(f"{param.name}: when names the parameter itself")
+                if parent_name not in self._params:
+                    raise SpaceError(f"{param.name}: when names {parent_name!r}, which is not in the space {self.names}")
+                parent = self._params[parent_name]
+                for value in values:
+                    if not _admits(parent, value):
+                        raise SpaceError(
+                            f"{param.name}: when {parent_name}={value!r}, but {parent_name} never takes that value"
+                        )
+        order: list[str] = []
+        state: dict[str, str] = {}
+
+        def visit(name: str, path: list[str]) -> None:
+            if state.get(name) == "done":
+                return
+            if state.get(name) == "open":
+                raise SpaceError(f"conditions form a cycle: {' -> '.join(path + [name])}")
+            state[name] = "open"
+            for parent_name, _ in self._params[name].condition:
+                visit(parent_name, path + [name])
+            state[name] = "done"
+            order.append(name)
+
+        for name in self._params:
+            visit(name, [])
+        return order
+
+    @property
+    def conditional(self) -> bool:
+        """Whether some parameter exists only under a parent's value (``when=``)."""
+        return any(p.condition for p in self._params.values())
+
+    def is_active(self, name: str, config: Mapping[str, Any]) -> bool:
+        """Whether parameter ``name`` exists in ``config`` (every parent present with a listed value)."""
+        for parent_name, values in self[name].condition:
+            if parent_name not in config or not any(same_value(config[parent_name], v) for v in values):
+                return False
+        return True
+
+    def active(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` restricted to the parameters that exist in it, in declaration order.
+
+        Examples
+        --------
+        >>> import hpablate as hp
+        >>> space = hp.SearchSpace(
+        ...     hp.Categorical("optimizer", ["sgd", "adam"], baseline="adam"),
+        ...     hp.Float("momentum", 0.0, 0.99, baseline=0.9, when={"optimizer": "sgd"}),
+        ... )
+        >>> space.active(space.baseline)
+        {'optimizer': 'adam'}
+        >>> space.active({**space.baseline, "optimizer": "sgd"})
+        {'optimizer': 'sgd', 'momentum': 0.9}
+        """
+        if not self.conditional:
+            return {name: config[name] for name in self._params if name in config}
+        kept: dict[str, Any] = {}
+        for name in self._order:
+            if name in config and self.is_active(name, kept):
+                kept[name] = config[name]
+        return {name: kept[name] for name in self._params if name in kept}
+
+    def activation(self, name: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Parent values that make ``name`` exist, changing as few as possible from ``config``.
+
+        ``config`` defaults to the baseline. A parent that already takes a listed value keeps it;
+        otherwise it takes the first listed value (recursively for the parent's own parents).
+
+        Examples
+        --------
+        >>> import hpablate as hp
+        >>> space = hp.SearchSpace(
+        ...     hp.Categorical("optimizer", ["sgd", "adam"], baseline="adam"),
+        ...     hp.Float("momentum", 0.0, 0.99, baseline=0.9, when={"optimizer": "sgd"}),
+        ... )
+        >>> space.activation("momentum")
+        {'optimizer': 'sgd'}
+        """
+        current = dict(self.baseline if config is None else config)
+        changes: dict[str, Any] = {}
+
+        def activate(child: str) -> None:
+            for parent_name, values in self[child].condition:
+                activate(parent_name)
+                if not any(same_value(current.get(parent_name), v) for v in values):
+                    current[parent_name] = changes[parent_name] = values[0]
+
+        activate(name)
+        return changes
 
     @property
     def names(self) -> list[str]:
@@ -702,8 +844,16 @@ class SearchSpace:
         return list(names)
 
     def suggest(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
-        """Suggest every parameter through ``trial`` and return the configuration as a dict."""
-        return {name: param.suggest(trial) for name, param in self._params.items()}
+        """Suggest every parameter that exists through ``trial`` and return the configuration.
+
+        Parents are suggested before their children, and a child whose ``when`` does not hold is
+        neither suggested nor in the returned dict (Optuna's define-by-run conditional space).
+        """
+        config: dict[str, Any] = {}
+        for name in self._order:
+            if self.is_active(name, config):
+                config[name] = self._params[name].suggest(trial)
+        return {name: config[name] for name in self._params if name in config}
 
     def to_distributions(self) -> dict[str, BaseDistribution]:
         """Plain Optuna distributions, so Random/TPE/GP samplers search the very same space."""

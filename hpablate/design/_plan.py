@@ -233,7 +233,7 @@ def deduplicate(configs: Sequence[Config]) -> list[Config]:
 
 def baseline_config(space: SearchSpace) -> Config:
     """The baseline configuration: every parameter at its baseline."""
-    return Config(params=space.baseline, design="baseline")
+    return Config(params=space.active(space.baseline), design="baseline")
 
 
 def replicated(space: SearchSpace, configs: Sequence[Config], design: str, repeats: int, seed: int, **options: Any) -> Plan:

@@ -23,10 +23,23 @@ def grid_configs(space: SearchSpace, groups: Sequence[Sequence[str]]) -> list[Co
     checked = [_check_group(space, group) for group in groups]
     check_plan_size(sum(math.prod(len(space[name].levels) for name in names) for names in checked), f"the grid over {groups!r}")
     for names in checked:
+        branch = _branch(space, names)
         for values in itertools.product(*(space[name].levels for name in names)):
-            params = {**base, **dict(zip(names, values))}
-            configs.append(Config(params=params, design="grid", varied=tuple(names), level=list(values)))
+            params = space.active({**base, **branch, **dict(zip(names, values))})
+            level = [value if name in params else None for name, value in zip(names, values)]
+            configs.append(Config(params=params, design="grid", varied=tuple(names), level=level,
+                                  extra={"branch": branch} if branch else {}))
     return deduplicate(configs)
+
+
+def _branch(space: SearchSpace, names: Sequence[str]) -> dict[str, object]:
+    """Parents outside the group switched so that every member of the group can exist."""
+    branch: dict[str, object] = {}
+    for name in names:
+        for parent, value in space.activation(name).items():
+            if parent not in names:
+                branch[parent] = value
+    return branch
 
 
 def _check_group(space: SearchSpace, group: Sequence[str]) -> list[str]:

@@ -62,12 +62,17 @@ def morris_configs(
     configs = [baseline_config(space)]
     for t, trajectory in enumerate(units):
         previous: np.ndarray | None = None
+        previous_params: dict = {}
         for step, point in enumerate(trajectory):
-            params = {**base, **{n: space.from_unit(n, float(u)) for n, u in zip(names, point)}}
+            # In a conditional space inactive coordinates are carried (unit) but are not values of
+            # the point, and a move of an inactive coordinate is not a step of that parameter.
+            params = space.active({**base, **{n: space.from_unit(n, float(u)) for n, u in zip(names, point)}})
             if previous is None:
                 varied: tuple[str, ...] = ()
             else:
-                varied = tuple(n for n, a, b in zip(names, previous, point) if not np.isclose(a, b))
+                varied = tuple(n for n, a, b in zip(names, previous, point)
+                               if not np.isclose(a, b) and n in params and n in previous_params)
+            previous_params = params
             configs.append(
                 Config(
                     params=params,

@@ -10,17 +10,30 @@ from hpablate.space import SearchSpace
 
 
 def one_at_a_time_configs(space: SearchSpace, params: Sequence[str] | None = None) -> list[Config]:
-    """The baseline, then every non-baseline level of each parameter with all others at baseline."""
+    """The baseline, then every non-baseline level of each parameter with all others at baseline.
+
+    In a conditional space a parameter that does not exist at the baseline (momentum when the
+    baseline optimizer is Adam) is swept in its *branch*: its parents switched to activating values
+    (:meth:`SearchSpace.activation`), recorded as ``extra["branch"]``; the branch baseline (the
+    parameter at its baseline there) is planned too. Children a level deactivates are left out.
+    """
     names = space.names if params is None else space.check_names(params)
     if not names:
         raise SpaceError("params must name at least one parameter")
     base = space.baseline
     configs = [baseline_config(space)]
     for name in names:
+        branch = space.activation(name)
+        start = {**base, **branch}
+        extra = {"branch": branch} if branch else {}
+        if branch:
+            configs.append(Config(params=space.active(start), design="oat", varied=(name,),
+                                  level=base[name], extra=extra))
         for level in space[name].levels:
             if repr(level) == repr(base[name]):
                 continue
-            configs.append(Config(params={**base, name: level}, design="oat", varied=(name,), level=level))
+            configs.append(Config(params=space.active({**start, name: level}), design="oat", varied=(name,),
+                                  level=level, extra=extra))
     return deduplicate(configs)
 
 

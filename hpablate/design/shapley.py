@@ -115,7 +115,7 @@ def shapley_configs(space: SearchSpace, components: Sequence[Component], masks: 
             on = [c.name for i, c in enumerate(components) if mask >> i & 1]
             values: Mapping[str, Any] = {c.name: game[c.name] if c.name in on else c.off for c in components}
             changed = tuple(c.name for c in components if not same_value(values[c.name], base[c.name]))
-            configs.append(Config(params={**base, **values}, design="shapley", varied=changed,
+            configs.append(Config(params=space.active({**base, **values}), design="shapley", varied=changed,
                                   level=None, extra={"subset": tuple(on)}))
     return deduplicate(configs)
 

@@ -107,7 +107,7 @@ def sobol_configs(
     def row(j: int, matrix: str, point: np.ndarray, varied: tuple[str, ...] = ()) -> Config:
         values = {name: space.from_unit(name, uniform_unit(space, name, float(u))) for name, u in zip(names, point)}
         extra = {"sobol_point": j, "sobol_matrix": matrix, "unit": tuple(float(u) for u in point)}
-        return Config(params={**base, **values}, design="sobol", varied=varied, extra=extra)
+        return Config(params=space.active({**base, **values}), design="sobol", varied=varied, extra=extra)
 
     for j in range(n):
         configs.append(row(j, "A", A[j]))

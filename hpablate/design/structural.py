@@ -43,17 +43,17 @@ def structural_configs(
             for level in comp.levels:
                 if repr(level) != repr(comp.baseline):
                     configs.append(
-                        Config(params={**base, comp.name: level}, design="structural", varied=(comp.name,), level=level)
+                        Config(params=space.active({**base, comp.name: level}), design="structural", varied=(comp.name,), level=level)
                     )
     elif mode == "add_one_in":
         bare = {**base, **{c.name: c.off for c in chosen}}
         configs.append(
-            Config(params=bare, design="structural", varied=tuple(c.name for c in chosen), level="bare")
+            Config(params=space.active(bare), design="structural", varied=tuple(c.name for c in chosen), level="bare")
         )
         for comp in chosen:
             configs.append(
                 Config(
-                    params={**bare, comp.name: comp.baseline},
+                    params=space.active({**bare, comp.name: comp.baseline}),
                     design="structural",
                     varied=(comp.name,),
                     level=comp.baseline,

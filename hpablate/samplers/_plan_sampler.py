@@ -52,7 +52,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpablate._stale import fail_dead_trials, is_dead
 from hpablate._storage import write_trial_user_attrs
-from hpablate.errors import DistributionMismatchError, UnknownParameterError
+from hpablate.errors import DistributionMismatchError, InactiveParameterError, UnknownParameterError
 from hpablate.design import Plan, Slot
 from hpablate.record import (
     FAIL_REASON_ATTR,
@@ -255,6 +255,12 @@ class PlanSampler(BaseSampler):
             raise PlanExhausted(f"trial {trial.number} is surplus: every slot of the plan is completed or running")
         if slot is _FOREIGN:  # an enqueued trial: parameters it does not fix stay at the baseline
             return self._space.baseline[param_name]
+        if param_name not in slot.params:
+            conditions = ", ".join(f"{p} in {v}" for p, v in self._space[param_name].when.items())
+            raise InactiveParameterError(
+                f"the objective suggested {param_name!r}, which does not exist in this configuration "
+                f"({conditions} does not hold): suggest it only under its condition, as space.suggest(trial) does"
+            )
         return slot.params[param_name]
 
     def after_trial(

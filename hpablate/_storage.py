@@ -221,13 +221,40 @@ def mask_password(message: str, spec: str) -> str:
 _SCHEMA_RACE_SIGNS = ("already exists", "UNIQUE constraint", "Duplicate entry", "duplicate key", "database is locked")
 
 
+def serialize_sqlite_transactions(engine: Any) -> None:
+    """Make every SQLite transaction of ``engine`` take the write lock when it begins.
+
+    Optuna refuses to change a finished trial by reading its state and then writing, in one
+    session. On PostgreSQL and MySQL the read locks the row (``SELECT … FOR UPDATE``); Python's
+    SQLite driver runs the read outside any transaction, so two processes can both read RUNNING
+    and both write: a worker that marks a dead trial FAIL and the paused worker that completes it
+    both "succeed", the later write wins, and the slot is run twice (seen in the chaos benchmark).
+    ``BEGIN IMMEDIATE`` (the SQLAlchemy recipe for pysqlite) makes the read and the write one
+    serialized transaction, so the second writer finds the trial finished.
+    """
+    import sqlalchemy
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver's own BEGIN would come too late
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners (schema creation) are dropped
+
+
 def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:
     """Open an RDB storage; retry when another process is creating the schema at the same time."""
     import sqlalchemy.exc
 
     for attempt in range(attempts):
         try:
-            return RDBStorage(url)
+            storage = RDBStorage(url)
+            if storage.engine.dialect.name == "sqlite":
+                serialize_sqlite_transactions(storage.engine)
+            return storage
         except sqlalchemy.exc.DBAPIError as exc:
             racing = any(sign in str(exc) for sign in _SCHEMA_RACE_SIGNS)
             if not racing or attempt == attempts - 1:

@@ -34,10 +34,17 @@ _INTERRUPT_WAIT_S = 15.0
 
 
 def resilient(study: Study) -> Study:
-    """``study`` read and written through a storage that retries transient errors."""
+    """``study`` read and written through a storage that retries transient errors.
+
+    A SQLite study is reopened through :func:`~hpablate._storage.open_storage`, whose connections
+    serialize transactions (a study the user opened with plain Optuna has connections that don't).
+    """
     storage = _optuna.storage_of(study)
     if isinstance(storage, RetryingStorage):
         return study
+    backend = unwrap(storage)
+    if isinstance(backend, RDBStorage) and backend.engine.dialect.name == "sqlite":
+        storage = open_storage(str(backend.url))
     return _optuna.reopen(study, RetryingStorage(storage))
 
 

@@ -384,3 +384,35 @@ def test_a_journal_lock_left_by_a_killed_worker_is_taken_over_in_seconds(tmp_pat
     hp.run(study, plain_objective, **FAST)
     assert time.monotonic() - started < JOURNAL_LOCK_GRACE_S + 15
     assert_each_slot_once(study, sampler)
+
+
+def test_sqlite_read_then_write_of_a_trial_state_is_one_serialized_transaction(tmp_path):
+    """Two processes must not both change a RUNNING trial's state (the chaos benchmark's duplicate)."""
+    from optuna.storages._rdb import models
+
+    from hpablate._storage import open_storage
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(storage=open_storage(url), study_name="s")
+    trial_id = study.ask()._trial_id
+    first = open_storage(url)
+    second = open_storage(url)
+    second.engine.dispose()
+    second.engine.pool._creator = _with_timeout(second.engine.pool._creator)  # fail fast instead of 5 s
+    session = first.scoped_session()
+    state = models.TrialModel.find_or_raise_by_id(trial_id, session).state  # the "check" of a writer
+    assert state == TrialState.RUNNING
+    with pytest.raises(optuna.exceptions.StorageInternalError) as refused:  # it waits for this transaction
+        second.set_trial_state_values(trial_id, TrialState.FAIL)
+    assert "database is locked" in str(refused.value.__cause__) and is_transient(refused.value)
+    session.rollback()
+    assert second.set_trial_state_values(trial_id, TrialState.FAIL)
+
+
+def _with_timeout(creator):
+    def create():
+        connection = creator()
+        connection.execute("PRAGMA busy_timeout = 100")
+        return connection
+
+    return create

@@ -28,6 +28,9 @@ MORRIS_READING = ("Morris mu* (mean |elementary effect|, objective units per uni
                   "of the importances table hold its 95% percentile interval).")
 GRID_NO_RESIDUAL = ("Grid ANOVA has no residual degrees of freedom (one trial per cell): run repeats >= 2 "
                     "to test interactions.")
+GRID_BLOCKED = ("Grid ANOVAs include the replicate as a block (type II, y ~ a * b + other group parameters + "
+                "C(replicate)): every cell of a replicate shares its seed, so the seed-to-seed noise leaves the "
+                "residual. Trial counts per cell are in the count tables.")
 BINNED_READING = ("Interaction tables and ANOVAs are binned from sampled trials (numeric parameters in "
                   "quantile bins), not from a designed grid: they describe where the sampler went, and "
                   "a sampler that concentrates on good regions confounds parameters.")

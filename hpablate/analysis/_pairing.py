@@ -71,8 +71,9 @@ def sign_flip_p(d: np.ndarray) -> float:
 def paired_t(d: np.ndarray, conf: float = 0.95) -> dict[str, Any]:
     """Paired t statistics of the differences ``d``: mean, t interval, two-sided p, SD of ``d``.
 
-    Equal to ``scipy.stats.ttest_rel`` (tested). NaN where undefined (fewer than two pairs, or
-    differences without spread).
+    Equal to ``scipy.stats.ttest_rel`` (tested). NaN where undefined (fewer than two pairs).
+    Differences without spread (an objective whose only noise is the seed, which the pair shares)
+    are certain: p = 0 and a zero-width interval, or p = 1 when every difference is zero.
 
     Examples
     --------
@@ -93,14 +94,21 @@ def paired_t(d: np.ndarray, conf: float = 0.95) -> dict[str, Any]:
     out["sd_diff"] = sd
     if n < EXACT_BELOW:
         out["p_perm"] = sign_flip_p(d)
-    if not sd > 1e-12 * max(abs(out["diff"]), 1e-300):
-        return out
+    if not sd > 1e-9 * float(np.abs(d).max()):
+        return _without_spread(out)
     se = sd / math.sqrt(n)
     t = out["diff"] / se
     q = float(stats.t.ppf(0.5 + conf / 2, n - 1))
     out.update(se=se, t=t, p_value=float(2 * stats.t.sf(abs(t), n - 1)), ci_low=out["diff"] - q * se,
                ci_high=out["diff"] + q * se)
     return out
+
+
+def _without_spread(out: dict[str, Any]) -> dict[str, Any]:
+    diff = out["diff"]
+    same = diff == 0 or not np.isfinite(diff)
+    return {**out, "sd_diff": 0.0, "se": 0.0, "t": 0.0 if same else math.copysign(math.inf, diff),
+            "p_value": 1.0 if same else 0.0, "ci_low": diff, "ci_high": diff}
 
 
 def compare(

@@ -38,7 +38,7 @@ class Margin:
 
     Examples
     --------
-    >>> parse_margin("1%").absolute(0.9)
+    >>> round(parse_margin("1%").absolute(0.9), 6)
     0.009
     >>> parse_margin(0.02).absolute(0.9)
     0.02
@@ -92,8 +92,10 @@ def tost_p(diff: float, se: float, df: float, delta: float) -> float:
     """
     from scipy import stats
 
-    if not (np.isfinite(diff) and np.isfinite(se) and se > 0 and np.isfinite(df) and df > 0 and delta > 0):
+    if not (np.isfinite(diff) and np.isfinite(se) and se >= 0 and np.isfinite(df) and df > 0 and delta > 0):
         return math.nan
+    if se == 0:  # differences without spread: the effect is known exactly
+        return 0.0 if abs(diff) < delta else 1.0
     p_low = stats.t.sf((diff + delta) / se, df)  # H0: effect <= -delta
     p_high = stats.t.cdf((diff - delta) / se, df)  # H0: effect >= +delta
     return float(max(p_low, p_high))

@@ -29,7 +29,7 @@ from hpablate.analysis import _notes
 from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
 from hpablate.analysis._pairing import Observations, compare, observations
 from hpablate.analysis._result import Result
-from hpablate.analysis._util import matches, mean_ci
+from hpablate.analysis._util import matches, mean_ci, p_adjust
 from hpablate.analysis.verdicts import FAILURE_MODES, Margin, parse_margin, verdict_columns
 from hpablate.errors import UsageError
 from hpablate.space import Parameter, SearchSpace, value_key
@@ -204,14 +204,12 @@ def _levels(s: Parameter, col: np.ndarray, sel: np.ndarray) -> list[tuple[Any, n
 
 def _corrected(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Holm and Benjamini-Hochberg p-values over every tested level; ``significant`` = Holm < alpha."""
-    from statsmodels.stats.multitest import multipletests
-
     ok = ~out["is_baseline"] & out["p_value"].notna()
     out["p_holm"] = np.nan
     out["p_bh"] = np.nan
     if ok.any():
-        out.loc[ok, "p_holm"] = multipletests(out.loc[ok, "p_value"].to_numpy(float), method="holm")[1]
-        out.loc[ok, "p_bh"] = multipletests(out.loc[ok, "p_value"].to_numpy(float), method="fdr_bh")[1]
+        out.loc[ok, "p_holm"] = p_adjust(out.loc[ok, "p_value"].to_numpy(float), "holm")
+        out.loc[ok, "p_bh"] = p_adjust(out.loc[ok, "p_value"].to_numpy(float), "bh")
     out["significant"] = (out["p_holm"] < alpha).fillna(False).astype(bool)
     return out
 

@@ -46,7 +46,10 @@ def power_paired(n: int, effect: float, sd: float, alpha: float = 0.05) -> float
     df = n - 1
     ncp = abs(effect) * math.sqrt(n) / sd
     q = stats.t.ppf(1 - alpha / 2, df)
-    return float(stats.nct.sf(q, df, ncp) + stats.nct.cdf(-q, df, ncp))
+    power = float(stats.nct.sf(q, df, ncp) + stats.nct.cdf(-q, df, ncp))
+    if not np.isfinite(power):  # scipy's noncentral t can fail far in the tail: the normal limit is exact there
+        power = float(stats.norm.sf(q - ncp) + stats.norm.cdf(-q - ncp))
+    return min(power, 1.0)
 
 
 def power_tost(n: int, margin: float, sd: float, alpha: float = 0.05, effect: float = 0.0) -> float:

@@ -24,7 +24,7 @@ from hpablate.analysis import _notes
 from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
 from hpablate.analysis._pairing import compare, observations
 from hpablate.analysis._result import Result
-from hpablate.analysis._util import matches, mean_ci, per_class_metrics
+from hpablate.analysis._util import matches, mean_ci, p_adjust, per_class_metrics
 from hpablate.analysis.verdicts import Margin, parse_margin, verdict_columns
 from hpablate.space import Component, Parameter, SearchSpace
 
@@ -202,11 +202,9 @@ def _class_drops(name: str, mode: str, per_class: pd.DataFrame, replicate: np.nd
 
 
 def _holm(t: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    from statsmodels.stats.multitest import multipletests
-
     ok = t["p_value"].notna()
     if ok.any():
-        t.loc[ok, "p_holm"] = multipletests(t.loc[ok, "p_value"].to_numpy(float), method="holm")[1]
+        t.loc[ok, "p_holm"] = p_adjust(t.loc[ok, "p_value"].to_numpy(float), "holm")
     t["significant"] = (t["p_holm"] < alpha).fillna(False).astype(bool)
     return t
 

@@ -214,8 +214,9 @@ def observations(
     """Completed rows and the failed/pruned slots of ``failed`` in one :class:`Observations`.
 
     With ``failures="worst"`` a failed or pruned slot takes the worst objective value observed
-    among the completed rows (the smallest when maximising, the largest when minimising): a
-    conservative reading in which a configuration that breaks training is as bad as the worst run.
+    among the completed rows of its replicate (the smallest when maximising, the largest when
+    minimising): a conservative reading in which a configuration that breaks training is as bad
+    as the worst run under the same seed.
 
     Examples
     --------
@@ -228,16 +229,30 @@ def observations(
     status = np.full(len(y), "ok", dtype=object)
     if failed is None or not len(failed):
         return Observations(params.reset_index(drop=True), y, replicate, status)
-    worst = (np.nanmin(y) if maximize else np.nanmax(y)) if len(y) else np.nan
-    fill = worst if failures == "worst" else np.nan
     extra = failed.reindex(columns=params.columns)
     rep = None
     if replicate is not None or failed["replicate"].notna().any():
         old = replicate if replicate is not None else np.full(len(y), pd.NA, dtype=object)
         rep = np.concatenate([np.asarray(old, dtype=object), failed["replicate"].to_numpy(dtype=object)])
+    fill = np.full(len(failed), np.nan)
+    if failures == "worst" and len(y):
+        fill = _worst(y, replicate, failed["replicate"].to_numpy(dtype=object), maximize)
     return Observations(
         params=pd.concat([params, extra], ignore_index=True),
-        y=np.concatenate([y, np.full(len(failed), fill)]),
+        y=np.concatenate([y, fill]),
         replicate=rep,
         status=np.concatenate([status, failed["status"].to_numpy(dtype=object)]),
     )
+
+
+def _worst(y: np.ndarray, replicate: np.ndarray | None, failed_rep: np.ndarray, maximize: bool) -> np.ndarray:
+    """The worst value of each failed run's replicate (the study's worst where its replicate ran nothing else).
+
+    Taking the worst *of the same replicate* keeps the pairing: the shared seed component stays in.
+    """
+    overall = float(np.nanmin(y) if maximize else np.nanmax(y))
+    if replicate is None:
+        return np.full(len(failed_rep), overall)
+    by_rep = pd.Series(y).groupby(pd.Series(replicate, dtype=object).astype(str).to_numpy())
+    per = (by_rep.min() if maximize else by_rep.max()).to_dict()
+    return np.array([per.get(str(r), overall) for r in failed_rep], dtype=float)

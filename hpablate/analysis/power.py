@@ -41,8 +41,10 @@ def power_paired(n: int, effect: float, sd: float, alpha: float = 0.05) -> float
     """
     from scipy import stats
 
-    if n < 2 or not sd > 0:
+    if n < 2 or not sd >= 0:
         return math.nan
+    if sd == 0:  # differences without spread: any true effect is seen exactly
+        return 1.0 if effect else alpha
     df = n - 1
     ncp = abs(effect) * math.sqrt(n) / sd
     q = stats.t.ppf(1 - alpha / 2, df)
@@ -62,8 +64,10 @@ def power_tost(n: int, margin: float, sd: float, alpha: float = 0.05, effect: fl
     """
     from scipy import stats
 
-    if n < 2 or not sd > 0:
+    if n < 2 or not sd >= 0:
         return math.nan
+    if sd == 0:
+        return 1.0 if abs(effect) < margin else 0.0
     df = n - 1
     q = stats.t.ppf(1 - alpha, df)
     root = math.sqrt(n) / sd
@@ -74,6 +78,8 @@ def power_tost(n: int, margin: float, sd: float, alpha: float = 0.05, effect: fl
 
 def seeds_for(power_at: Any, target: float = 0.8) -> int | None:
     """Smallest ``n >= 2`` with ``power_at(n) >= target`` (power grows with ``n``); None above :data:`MAX_SEEDS`."""
+    if not np.isfinite(power_at(2)):
+        return None
     if power_at(2) >= target:
         return 2
     hi = 4

@@ -254,7 +254,7 @@ def _study_notes(inp: AnalysisInput) -> list[str]:
     if inp.n_objectives > 1:
         notes.append(_notes.multi_objective(inp.objective, inp.direction, inp.n_objectives))
     n_fail = inp.counts.get("fail", 0) + inp.counts.get("pruned", 0)
-    if n_fail:
+    if n_fail and not len(inp.failures):  # else the failures note says how they count
         notes.append(_notes.left_out(n_fail))
     if inp.off_plan:
         notes.append(_notes.off_plan(inp.off_plan, OFF_PLAN, inp.design))

@@ -36,6 +36,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "analyze": "hpablate.analysis",
     "AnalysisReport": "hpablate.analysis",
+    "seeds_needed": "hpablate.analysis",
     "compare": "hpablate.comparison",
     "ComparisonReport": "hpablate.comparison",
 }
@@ -76,6 +77,7 @@ __all__ = [
     "create_study",
     "design",
     "run",
+    "seeds_needed",
     "trial_seed",
     "__version__",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from scipy import stats
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttest_ind
 
 import hpablate
@@ -48,11 +49,11 @@ def build_study(seed: int = 0):
     study = optuna.create_study(direction="maximize")
     study.set_user_attr("hpablate.space", json.dumps(SPACE))
     study.set_user_attr("hpablate.design", "oat")
-    groups = {"baseline": []}
+    groups = {"baseline": {}}
     slot = 0
     for rep in range(4):
         v = 90 + rng.normal(0, 1.0)
-        groups["baseline"].append(v)
+        groups["baseline"][rep] = v
         study.add_trial(optuna.trial.create_trial(params=BASE, distributions=DIST, value=v,
                                                   user_attrs=_attrs("baseline", [], None, slot, rep)))
     for (p, lvl), shift in SHIFT.items():
@@ -61,12 +62,11 @@ def build_study(seed: int = 0):
         sd = 1.0 if p != "opt" else 2.5  # unequal variances: Welch matters
         for rep in range(n):
             v = 90 + shift + rng.normal(0, sd)
-            groups.setdefault((p, lvl), []).append(v)
+            groups.setdefault((p, lvl), {})[rep] = v
             study.add_trial(optuna.trial.create_trial(params={**BASE, p: lvl}, distributions=DIST, value=v,
                                                       user_attrs=_attrs("oat", [p], lvl, slot, rep)))
-    # a grid cell on the baseline axis IS an OAT point (pooled by values, whatever its label)
+    # a trial of another plan (a grid cell on the baseline axis) is never mixed in by value
     v = 90 - 2.0 + rng.normal()
-    groups[("lr", 1e-3)].append(v)
     study.add_trial(optuna.trial.create_trial(params={**BASE, "lr": 1e-3}, distributions=DIST, value=v,
                                               user_attrs=_attrs("grid", ["lr", "bs"], [1e-3, 64], 99, 0)))
     # two parameters off: not an OAT point; failed trial: left out
@@ -108,25 +108,56 @@ def report_and_groups():
     return hpablate.analyze(study), groups
 
 
-def test_every_level_matches_statsmodels_welch(report_and_groups):
+def test_every_level_matches_scipy_paired_t(report_and_groups):
+    """Levels are paired with the baseline by replicate: scipy's ttest_rel and a hand t-interval
+    over the replicates both ran (bs has replicates 0-4, the baseline 0-3: replicate 4 is unpaired)."""
     report, groups = report_and_groups
     e = report.effects
-    base = np.array(groups["baseline"])
+    base_by_rep = groups["baseline"]
+    base = np.array(list(base_by_rep.values()))
     rows = e[~e["is_baseline"]]
     assert len(rows) == len(SHIFT)
     for _, r in rows.iterrows():
-        a = np.array(groups[(r["param"], r["level"])])
+        by_rep = groups[(r["param"], r["level"])]
+        a = np.array(list(by_rep.values()))
         assert r["n"] == len(a) and r["baseline_n"] == len(base)
         assert r["mean"] == pytest.approx(a.mean())
         assert r["std"] == pytest.approx(a.std(ddof=1))
-        assert r["delta"] == pytest.approx(a.mean() - base.mean())
+        common = sorted(set(by_rep) & set(base_by_rep))
+        x = np.array([by_rep[k] for k in common])
+        b = np.array([base_by_rep[k] for k in common])
+        d = x - b
+        assert r["n_pairs"] == len(common) and r["test"].startswith("paired t")
+        assert r["delta"] == pytest.approx(d.mean())
+        assert r["p_value"] == pytest.approx(stats.ttest_rel(x, b).pvalue, rel=1e-9)
+        h = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx((d.mean() - h, d.mean() + h), rel=1e-9)
+        assert r["sd_diff"] == pytest.approx(d.std(ddof=1))
+        # Cohen's d: the paired difference over the SD pooled from every trial of the two sides
+        pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(base) - 1) * base.var(ddof=1)) / (len(a) + len(base) - 2))
+        assert r["cohen_d"] == pytest.approx(d.mean() / pooled)
+        assert r["improvement"] == pytest.approx(r["delta"])  # maximised objective
+
+
+def test_unmatched_replicates_fall_back_to_statsmodels_welch():
+    study, groups = build_study()
+    s2 = optuna.create_study(direction="maximize")
+    for k, v in study.user_attrs.items():
+        s2.set_user_attr(k, v)
+    for t in study.trials:  # the baseline ran replicates 10-13: nothing pairs with the levels
+        attrs = dict(t.user_attrs)
+        if attrs.get("hpablate.design") == "baseline":
+            attrs["hpablate.replicate"] += 10
+        s2.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.value,
+                                               state=t.state, user_attrs=attrs))
+    e = hpablate.analyze(s2).effects
+    base = np.array(list(groups["baseline"].values()))
+    for _, r in e[~e["is_baseline"]].iterrows():
+        a = np.array(list(groups[(r["param"], r["level"])].values()))
         t, p, df = ttest_ind(a, base, usevar="unequal")
-        assert r["p_value"] == pytest.approx(p, rel=1e-9)
+        assert r["test"] == "Welch t (unpaired)" and r["p_value"] == pytest.approx(p, rel=1e-9)
         lo, hi = CompareMeans(DescrStatsW(a), DescrStatsW(base)).tconfint_diff(usevar="unequal")
         assert (r["ci_low"], r["ci_high"]) == pytest.approx((lo, hi), rel=1e-9)
-        pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(base) - 1) * base.var(ddof=1)) / (len(a) + len(base) - 2))
-        assert r["cohen_d"] == pytest.approx((a.mean() - base.mean()) / pooled)
-        assert r["improvement"] == pytest.approx(r["delta"])  # maximised objective
 
 
 def test_multiple_testing_corrections_over_the_study(report_and_groups):
@@ -143,7 +174,7 @@ def test_multiple_testing_corrections_over_the_study(report_and_groups):
 def test_pooled_by_values_and_baseline_rows(report_and_groups):
     report, groups = report_and_groups
     e = report.effects
-    assert e[(e.param == "lr") & (e.level == 1e-3)]["n"].iloc[0] == 4  # 3 OAT + 1 grid cell on the axis
+    assert e[(e.param == "lr") & (e.level == 1e-3)]["n"].iloc[0] == 3  # the other plan's grid cell is left out
     b = e[e["is_baseline"]]
     assert set(b["param"]) == {"lr", "bs", "opt", "dropout"}
     assert (b["delta"] == 0).all() and b["p_value"].isna().all()

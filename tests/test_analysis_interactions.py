@@ -28,8 +28,9 @@ EFFECT = {(1e-3, 16): 80, (1e-3, 64): 84, (1e-3, 256): 83, (0.01, 16): 88, (0.01
           (0.1, 16): 85, (0.1, 64): 84, (0.1, 256): 70}
 
 
-def grid_study(repeats: int = 3, seed: int = 0):
+def grid_study(repeats: int = 3, seed: int = 0, seed_sd: float = 0.0):
     rng = np.random.default_rng(seed)
+    shared = rng.normal(0, seed_sd, repeats)  # what every cell of one replicate shares (its seed)
     study = optuna.create_study(direction="maximize")
     study.set_user_attr("hpablate.space", json.dumps(SPACE))
     study.set_user_attr("hpablate.design", "grid")
@@ -37,8 +38,8 @@ def grid_study(repeats: int = 3, seed: int = 0):
     rows = []
     for slot, ((lr, bs), mu) in enumerate(EFFECT.items()):
         for rep in range(repeats):
-            v = mu + rng.normal(0, 1.5)
-            rows.append((lr, bs, v))
+            v = mu + shared[rep] + rng.normal(0, 1.5)
+            rows.append((lr, bs, rep, v))
             study.add_trial(optuna.trial.create_trial(
                 params={"lr": lr, "batch_size": bs, "opt": "adam"}, distributions=DIST, value=v,
                 user_attrs={"hpablate.design": "grid", "hpablate.varied": ["lr", "batch_size"],
@@ -47,10 +48,11 @@ def grid_study(repeats: int = 3, seed: int = 0):
     # a trial with opt off the baseline must not enter the lr x batch_size table
     study.add_trial(optuna.trial.create_trial(params={"lr": 1e-3, "batch_size": 16, "opt": "sgd"}, distributions=DIST,
                                               value=0.0, user_attrs={"hpablate.design": "oat"}))
-    return study, pd.DataFrame(rows, columns=["lr", "batch_size", "y"])
+    return study, pd.DataFrame(rows, columns=["lr", "batch_size", "rep", "y"])
 
 
-def _balanced_anova(df: pd.DataFrame, a: str, b: str):
+def _balanced_anova(df: pd.DataFrame, a: str, b: str, block: str | None = None):
+    """Balanced two-way ANOVA by hand; with ``block`` the replicate block's SS leaves the residual."""
     g = df["y"].mean()
     la, lb = sorted(df[a].unique()), sorted(df[b].unique())
     r = len(df) // (len(la) * len(lb))
@@ -62,6 +64,10 @@ def _balanced_anova(df: pd.DataFrame, a: str, b: str):
     ss_ab = r * sum((mab[(i, j)] - ma[i] - mb[j] + g) ** 2 for i in la for j in lb)
     ss_e = sum(((grp["y"] - grp["y"].mean()) ** 2).sum() for _, grp in df.groupby([a, b]))
     df_a, df_b, df_ab, df_e = len(la) - 1, len(lb) - 1, (len(la) - 1) * (len(lb) - 1), len(df) - len(la) * len(lb)
+    if block is not None:
+        mr = df.groupby(block)["y"].mean()
+        ss_e -= len(la) * len(lb) * ((mr - g) ** 2).sum()
+        df_e -= len(mr) - 1
     out = {}
     for name, ss, d in ((a, ss_a, df_a), (b, ss_b, df_b), (f"{a} × {b}", ss_ab, df_ab)):
         F = (ss / d) / (ss_e / df_e)
@@ -70,10 +76,13 @@ def _balanced_anova(df: pd.DataFrame, a: str, b: str):
 
 
 def test_grid_anova_matches_hand_computed_sums_of_squares():
+    """Replicate as a block (every cell of a replicate shares its seed): the block's SS leaves the
+    residual (reference changed from the unblocked ANOVA for issue 11)."""
     study, df = grid_study()
     r = hpablate.analyze(study)
     it = r.interactions.set_index("term")
-    ref = _balanced_anova(df, "lr", "batch_size")
+    assert it["blocked"].all() and "replicate (block)" in it.index
+    ref = _balanced_anova(df, "lr", "batch_size", block="rep")
     for term, (d, ss, F, p, eta) in ref.items():
         row = it.loc[term]
         assert row["source"] == "grid" and row["n"] == len(df)
@@ -83,6 +92,37 @@ def test_grid_anova_matches_hand_computed_sums_of_squares():
         assert row["p_value"] == pytest.approx(p, rel=1e-6, abs=1e-300)
         assert row["partial_eta2"] == pytest.approx(eta, rel=1e-8)
     assert it.loc["lr × batch_size", "p_value"] < 0.001  # the designed interaction is found
+
+
+def test_blocked_grid_anova_equals_statsmodels_with_a_block_term():
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    study, df = grid_study(repeats=3, seed=4, seed_sd=4.0)
+    r = hpablate.analyze(study)
+    it = r.interactions.set_index("term")
+    ref = anova_lm(smf.ols("y ~ C(lr) * C(batch_size) + C(rep)", data=df).fit(), typ=2)
+    unblocked = anova_lm(smf.ols("y ~ C(lr) * C(batch_size)", data=df).fit(), typ=2)
+    for term, rterm in (("lr", "C(lr)"), ("batch_size", "C(batch_size)"), ("lr × batch_size", "C(lr):C(batch_size)"),
+                        ("replicate (block)", "C(rep)"), ("Residual", "Residual")):
+        assert it.loc[term, "sum_sq"] == pytest.approx(ref.loc[rterm, "sum_sq"], rel=1e-8)
+        assert it.loc[term, "df"] == ref.loc[rterm, "df"]
+        if term != "Residual":
+            assert it.loc[term, "p_value"] == pytest.approx(ref.loc[rterm, "PR(>F)"], rel=1e-6)
+    # a shared seed component hides the interaction from the unblocked ANOVA, not from the blocked one
+    assert it.loc["lr × batch_size", "p_value"] < unblocked.loc["C(lr):C(batch_size)", "PR(>F)"]
+
+
+def test_cell_counts_and_no_headline_on_small_cells():
+    study, _ = grid_study(repeats=2)
+    r = hpablate.analyze(study)
+    counts = r.interaction_counts["lr × batch_size"]
+    assert counts.to_numpy().tolist() == [[2, 2, 2]] * 3
+    assert (r.interactions["min_cell_n"] == 2).all()
+    assert not any("interaction" in s.lower() and "F=" in s for s in r.summary)
+    assert any("fewer than 3 trials" in n for n in r.notes)
+    r3 = hpablate.analyze(grid_study(repeats=3)[0])
+    assert any(s.startswith("Strongest interaction") for s in r3.summary)
 
 
 def test_mean_table_is_the_cell_means():

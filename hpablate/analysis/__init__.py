@@ -13,6 +13,7 @@ from typing import Any
 
 from hpablate.analysis.load import StudyData, list_studies
 from hpablate.analysis.load import load as read_study
+from hpablate.analysis.power import seeds_needed
 from hpablate.analysis.report import AnalysisReport, ObjectiveIndexError, analyze_data
 
 
@@ -27,6 +28,10 @@ def analyze(
     encoding: str = "hpablate",
     pair_cell_budget: float | None = 3e7,
     ped_anova: bool = True,
+    margin: float | str | None = None,
+    failures: str = "verdict",
+    mde: float | str | None = None,
+    power: float = 0.8,
 ) -> AnalysisReport:
     """Analyse one objective of a study.
 
@@ -50,6 +55,18 @@ def analyze(
         then estimate pairwise terms from fewer trees (reported in ``n_trees``). None: all trees.
     ped_anova : bool
         Also compute PED-ANOVA importances with Optuna's evaluator.
+    margin : float or str, optional
+        Practical margin δ of the verdicts: an effect whose TOST (two one-sided tests at
+        ``alpha``) puts it inside ±δ is ``equivalent``. A number is in objective units; ``"1%"``
+        is relative to the reference (baseline) mean. Without it verdicts are better / worse /
+        inconclusive (and failed).
+    failures : {"verdict", "worst"}
+        A configuration with a failed or diverged replicate gets the verdict ``failed``
+        (default), or (``"worst"``) its failed and pruned replicates count as the worst
+        objective value observed in the plan and are tested like the rest.
+    mde, power
+        With ``mde`` (minimum effect to detect, absolute or ``"1%"``) the report's
+        ``seeds_needed`` table gives the replicates each effect needs for this power.
 
     Returns
     -------
@@ -75,8 +92,10 @@ def analyze(
     )
     return analyze_data(
         data, objective, alpha=alpha, n_trees=n_trees, seed=seed, encoding=encoding,
-        pair_cell_budget=pair_cell_budget, ped_anova=ped_anova,
+        pair_cell_budget=pair_cell_budget, ped_anova=ped_anova, margin=margin, failures=failures, mde=mde,
+        power=power,
     )
 
 
-__all__ = ["AnalysisReport", "ObjectiveIndexError", "StudyData", "analyze", "analyze_data", "list_studies", "read_study"]
+__all__ = ["AnalysisReport", "ObjectiveIndexError", "StudyData", "analyze", "analyze_data", "list_studies", "read_study",
+           "seeds_needed"]

@@ -28,6 +28,9 @@ MORRIS_READING = ("Morris mu* (mean |elementary effect|, objective units per uni
                   "of the importances table hold its 95% percentile interval).")
 GRID_NO_RESIDUAL = ("Grid ANOVA has no residual degrees of freedom (one trial per cell): run repeats >= 2 "
                     "to test interactions.")
+GRID_BLOCKED = ("Grid ANOVAs include the replicate as a block (type II, y ~ a * b + other group parameters + "
+                "C(replicate)): every cell of a replicate shares its seed, so the seed-to-seed noise leaves the "
+                "residual. Trial counts per cell are in the count tables.")
 BINNED_READING = ("Interaction tables and ANOVAs are binned from sampled trials (numeric parameters in "
                   "quantile bins), not from a designed grid: they describe where the sampler went, and "
                   "a sampler that concentrates on good regions confounds parameters.")
@@ -43,11 +46,63 @@ def left_out(n_fail: int) -> str:
             "(their absence can bias means if failures depend on the parameters).")
 
 
-def oat_local(alpha: float, n_levels: int) -> str:
+def oat_local(alpha: float, n_levels: int, tests: list[str] | None = None) -> str:
+    used = ", ".join(tests or []) or "none"
     return ("One-at-a-time effects are local: each is measured at the baseline with every other "
             "parameter fixed, and cannot see interactions. Use a grid design "
             "(GridCombinationSampler) for pairs or Morris screening (MorrisSampler) for "
-            f"effects across the space. significant = Holm-corrected Welch p < {alpha} over the {n_levels} levels.")
+            f"effects across the space. significant = Holm-corrected p < {alpha} over the {n_levels} levels; "
+            f"tests used: {used}. " + PAIRING_READING)
+
+
+PAIRING_READING = ("Every configuration of one replicate shares its seed, so effects are paired by replicate "
+                   "(per-replicate differences to the reference, paired t interval; with fewer than 10 pairs "
+                   "also the exact sign-flip permutation p in p_perm, which cannot go below 2/2^n). Welch's "
+                   "unpaired test is used only where fewer than two replicates pair.")
+
+
+def verdict_reading(alpha: float, margin: object, failures: str) -> str:
+    fail = ("a level with a failed or diverged replicate: failed" if failures == "verdict" else
+            "failed and pruned replicates count as the worst observed value (failures='worst')")
+    if margin is None:
+        return (f"Verdicts: better/worse = Holm-corrected p < {alpha} in the direction that improves/degrades "
+                f"the objective; inconclusive otherwise; {fail}. Without a margin nothing can be called "
+                "equivalent: pass margin=δ (--margin) to test 'removing X does not hurt'.")
+    return (f"Verdicts with margin δ = {margin}: equivalent = TOST at {alpha} (the {1 - 2 * alpha:.0%} interval "
+            f"inside ±δ), checked first; better/worse = Holm-corrected p < {alpha}; inconclusive otherwise; "
+            f"{fail}.")
+
+
+#: Interaction terms whose smallest cell holds fewer trials than this are never headlined.
+MIN_CELL_TRIALS = 3
+
+
+def off_plan(counts: dict[str, int], labels: dict[str, str], design: str | None) -> str:
+    parts = ", ".join(f"{n} {labels.get(k, k)}" for k, n in counts.items())
+    return (f"{sum(counts.values())} trials are not part of this {design or 'hpablate'} plan and are left out of "
+            f"the design analyses (effects, structural, grid interactions, Morris): {parts}. "
+            "Importances and binned tables use every completed trial.")
+
+
+def failures_found(failures: "pd.DataFrame") -> str:
+    n_f = int((failures["status"] == "failed").sum())
+    n_p = int((failures["status"] == "pruned").sum())
+    reasons = failures.loc[failures["status"] == "failed", "reason"].astype(str).value_counts()
+    why = "; ".join(f"{r} ×{c}" for r, c in reasons.head(3).items())
+    return (f"{n_f} plan runs failed or diverged and {n_p} were pruned without a completed retry: they are "
+            f"results of their configurations (counted in n_failed/n_pruned), not missing data"
+            + (f" (reasons: {why})" if why else "") + ". Failures that blame the worker (killed, paused, "
+            "interrupted: rerun) are not counted.")
+
+
+def fanova_not_headlined(design: str) -> str:
+    return (f"fANOVA importances of a {design} design are not headlined: the trials sit on axes through the "
+            "baseline, not spread over the space, so variance fractions over the space are extrapolations.")
+
+
+def small_cells(n: int) -> str:
+    return (f"{n} interaction term(s) rest on cells with fewer than {MIN_CELL_TRIALS} trials (min_cell_n "
+            "column): they are listed but never headlined.")
 
 
 def conditional(dropped: list[str], n_present: int) -> str:
@@ -86,32 +141,59 @@ def _signed(x: float) -> str:
     return s if s.startswith("−") or s == "n/a" else "+" + s
 
 
-def summarize(tables: dict[str, pd.DataFrame], alpha: float = 0.05) -> list[str]:
+#: Designs whose trials sit near the baseline: fANOVA over the space is not headlined for them.
+LOCAL_DESIGNS = ("oat", "structural", "baseline")
+
+
+def summarize(tables: dict[str, pd.DataFrame], alpha: float = 0.05, design: str | None = None) -> list[str]:
     """Plain-language findings from the report's tables, most important first."""
-    return [line for part in (_effects(tables["effects"]), _structural(tables["structural"]),
-                              _importances(tables["importances"]), _morris(tables["morris"]),
-                              _interactions(tables["interactions"], alpha)) for line in part]
+    importances = tables["importances"] if design not in LOCAL_DESIGNS else tables["importances"].iloc[0:0]
+    return [line for part in (_effects(tables["effects"]), _failed(tables["effects"]),
+                              _structural(tables["structural"]), _importances(importances),
+                              _morris(tables["morris"]), _interactions(tables["interactions"], alpha))
+            for line in part]
+
+
+def _failed(e: pd.DataFrame) -> list[str]:
+    if not len(e) or "n_failed" not in e:
+        return []
+    bad = e[(e["n_failed"] > 0)]
+    return [f"{r['param']}={fmt_value(r['level'])}{' (baseline)' if r['is_baseline'] else ''} breaks training: "
+            f"{int(r['n_failed'])} of {int(r['n_total'])} replicates failed or diverged (verdict: "
+            f"{r['verdict'] or 'failed'})." for _, r in bad.iterrows()]
 
 
 def _effects(e: pd.DataFrame) -> list[str]:
     if not len(e) or not (~e["is_baseline"]).any():
         return []
-    cand = e[~e["is_baseline"]].copy()
+    cand = e[~e["is_baseline"] & (e["n"] > 0)].copy()
+    if not len(cand):
+        return []
     cand["absd"] = cand["delta"].abs()
     sig = cand[cand["significant"]]
     pick = (sig if len(sig) else cand).sort_values("absd", ascending=False).iloc[0]
     half = (pick["ci_high"] - pick["ci_low"]) / 2 if np.isfinite(pick["ci_high"]) else float("nan")
     verdict = "matters most" if pick["significant"] else "has the largest (not significant) effect"
     nsig = int(cand["significant"].sum())
-    flat = [p for p in e["param"].unique() if not cand[(cand["param"] == p) & cand["significant"]].shape[0]]
-    return [
+    failed = set(e.loc[e["n_failed"] > 0, "param"]) if "n_failed" in e else set()
+    flat = [p for p in e["param"].unique()
+            if p not in failed and not cand[(cand["param"] == p) & cand["significant"]].shape[0]]
+    paired = f", {int(pick['n_pairs'])} pairs" if pick.get("n_pairs", 0) else ""
+    test = f", {pick['test']}" if pick.get("test") else ""
+    lines = [
         f"{pick['param']} {verdict}: {_signed(pick['delta'])} ± {_num(half)} when set to "
         f"{fmt_value(pick['level'])} (baseline mean {_num(pick['baseline_mean'])}, n={int(pick['n'])} vs "
-        f"{int(pick['baseline_n'])}, {fmt_p(pick['p_value'])}, Holm {fmt_p(pick['p_holm'])}); local effect at "
-        "the baseline.",
+        f"{int(pick['baseline_n'])}{paired}{test}, {fmt_p(pick['p_value'])}, Holm {fmt_p(pick['p_holm'])}); "
+        "local effect at the baseline.",
         f"{nsig} of {len(cand)} one-at-a-time levels differ significantly from the baseline "
         f"(Holm); no significant effect: {', '.join(map(str, flat)) or 'none'}.",
     ]
+    if "verdict" in cand and cand["verdict"].notna().any():
+        counts = cand["verdict"].value_counts()
+        lines.append("Verdicts: " + ", ".join(f"{counts[v]} {v}" for v in
+                                              ("better", "worse", "equivalent", "inconclusive", "failed")
+                                              if v in counts) + ".")
+    return lines
 
 
 def _structural(s: pd.DataFrame) -> list[str]:
@@ -153,6 +235,8 @@ def _interactions(it: pd.DataFrame, alpha: float) -> list[str]:
     if not len(it):
         return []
     inter = it[it["term"].str.contains(" × ") & it["p_value"].notna()]
+    if "min_cell_n" in inter:
+        inter = inter[inter["min_cell_n"] >= MIN_CELL_TRIALS]
     if not len(inter):
         return []
     top = inter.sort_values("p_value").iloc[0]

@@ -110,3 +110,31 @@ def per_class_metrics(trials: pd.DataFrame, attr_prefix: str = "user_attrs_") ->
     out = pd.DataFrame(cols, index=trials.index)
     out.columns = pd.MultiIndex.from_tuples(list(cols), names=["metric", "class"])
     return out
+
+
+def p_adjust(p: np.ndarray, method: str) -> np.ndarray:
+    """Holm (``"holm"``) or Benjamini-Hochberg (``"bh"``) adjusted p-values.
+
+    Equal to statsmodels' ``multipletests(p, method="holm" | "fdr_bh")[1]`` (tested), without its
+    per-call overhead (it matters in the simulations, which run it thousands of times).
+
+    Examples
+    --------
+    >>> p_adjust(np.array([0.01, 0.04, 0.03]), "holm").round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    if m == 0:
+        return p.copy()
+    if method == "holm":
+        order = np.argsort(p, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    elif method == "bh":
+        order = np.argsort(p, kind="stable")[::-1]
+        adj = np.minimum(1.0, np.minimum.accumulate(p[order] * m / (m - np.arange(m))))
+    else:
+        raise ValueError(f"unknown method {method!r}: use 'holm' or 'bh'")
+    out = np.empty(m)
+    out[order] = adj
+    return out

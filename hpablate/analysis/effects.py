@@ -6,9 +6,15 @@ interactions (Ishigami's x3 shows no effect from the centre although its total-o
 0.24); grid designs (:mod:`hpablate.analysis.interactions`) and Morris screening
 (:mod:`hpablate.analysis.importance`) look beyond the baseline.
 
-Trials are pooled by parameter *values*, never by design labels: the OAT level ``p = v`` is every
-completed trial whose ``p`` equals ``v`` and whose other parameters all equal the baseline (an OAT
-level equal to the baseline, or a grid cell on the baseline axis, is the baseline slot itself).
+Only the plan's trials count (:meth:`AnalysisInput.plan_only`). Within the plan, trials are pooled
+by parameter *values*, never by design labels: the OAT level ``p = v`` is every plan trial whose
+``p`` equals ``v`` and whose other parameters all equal the baseline (an OAT level equal to the
+baseline, or a grid cell on the baseline axis, is the baseline slot itself).
+
+Every configuration of one replicate shares its seed, so each level is compared with the baseline
+**paired by replicate** (:func:`hpablate.analysis._pairing.compare`); Welch's unpaired test only
+where no pairing exists. A level whose replicates failed or diverged is reported with its count of
+failed runs and the verdict ``failed`` (:mod:`hpablate.analysis.verdicts`).
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ import pandas as pd
 
 from hpablate.analysis import _notes
 from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
+from hpablate.analysis._pairing import Observations, compare, observations
 from hpablate.analysis._result import Result
-from hpablate.analysis._util import matches, mean_ci, welch
+from hpablate.analysis._util import matches, mean_ci, p_adjust
+from hpablate.analysis.verdicts import FAILURE_MODES, Margin, parse_margin, verdict_columns
+from hpablate.errors import UsageError
 from hpablate.space import Parameter, SearchSpace, value_key
 
 SCOPE = "local: one parameter moved from the baseline, all others at baseline"
@@ -30,11 +39,29 @@ SCOPE = "local: one parameter moved from the baseline, all others at baseline"
 COLUMNS = [
     "param", "level", "is_baseline", "n", "mean", "std", "baseline_n", "baseline_mean", "baseline_std",
     "delta", "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "cohen_d", "improvement", "significant",
+    "test", "n_pairs", "sd_diff", "se", "df", "p_perm", "n_failed", "n_pruned", "n_total", "margin", "p_tost",
+    "verdict",
 ]
 
 
-def analyze_effects(inp: AnalysisInput, *, alpha: float = 0.05) -> Result:
-    """One-at-a-time effects of a study against its stored baseline (:func:`oat_effects`).
+def analyze_effects(
+    inp: AnalysisInput,
+    *,
+    alpha: float = 0.05,
+    margin: float | str | Margin | None = None,
+    failures: str = "verdict",
+) -> Result:
+    """One-at-a-time effects of a study's plan against its stored baseline (:func:`oat_effects`).
+
+    Parameters
+    ----------
+    inp : AnalysisInput
+    alpha : float
+        Level of the tests (Holm-corrected for ``significant`` and the better/worse verdicts).
+    margin : float or str, optional
+        Practical margin δ of the equivalence verdicts (``0.01``, or ``"1%"`` of the baseline mean).
+    failures : {"verdict", "worst"}
+        A failed replicate makes its level's verdict ``failed``, or counts as the worst value.
 
     Returns
     -------
@@ -43,15 +70,22 @@ def analyze_effects(inp: AnalysisInput, *, alpha: float = 0.05) -> Result:
     """
     if inp.space is None:
         return Result({"effects": pd.DataFrame(columns=COLUMNS)}, [_notes.NO_SPACE])
-    effects = oat_effects(inp.params, inp.y, inp.space, direction=inp.direction, alpha=alpha)
-    moved = int((~effects["is_baseline"]).sum())
-    if moved == 0:
-        note = _notes.NO_OAT_TRIALS
-    elif effects.attrs.get("baseline_n", 0) < 2:
-        note = _notes.ONE_BASELINE
+    plan = inp.plan_only()
+    effects = oat_effects(plan.params, plan.y, plan.space, direction=plan.direction, alpha=alpha,
+                          replicate=plan.replicate, failed=plan.failures, margin=margin, failures=failures)
+    return Result({"effects": effects}, _effect_notes(effects, alpha, margin, failures))
+
+
+def _effect_notes(effects: pd.DataFrame, alpha: float, margin: Any, failures: str) -> list[str]:
+    moved = effects[~effects["is_baseline"]]
+    if not len(moved):
+        return [_notes.NO_OAT_TRIALS]
+    if effects.attrs.get("baseline_n", 0) < 2:
+        notes = [_notes.ONE_BASELINE]
     else:
-        note = _notes.oat_local(alpha, moved)
-    return Result({"effects": effects}, [note])
+        notes = [_notes.oat_local(alpha, len(moved), sorted(set(moved["test"]) - {"none"}))]
+    notes.append(_notes.verdict_reading(alpha, parse_margin(margin), failures))
+    return notes
 
 
 def baseline_masks(params: pd.DataFrame, present: Sequence[Parameter]) -> dict[str, np.ndarray]:
@@ -67,8 +101,12 @@ def oat_effects(
     direction: str = MINIMIZE,
     alpha: float = 0.05,
     conf: float = 0.95,
+    replicate: np.ndarray | None = None,
+    failed: pd.DataFrame | None = None,
+    margin: float | str | Margin | None = None,
+    failures: str = "verdict",
 ) -> pd.DataFrame:
-    """One row per parameter × level: mean, delta vs baseline, CI, Welch p, Holm/BH, Cohen's d.
+    """One row per parameter × level: mean, delta vs baseline, CI, p (paired or Welch), Holm/BH, verdict.
 
     Parameters
     ----------
@@ -84,13 +122,24 @@ def oat_effects(
         Level of the ``significant`` flag, applied to the Holm-corrected p-value (family-wise
         over every non-baseline level of the study).
     conf : float
-        Confidence level of the delta's Welch interval.
+        Confidence level of the delta's interval.
+    replicate : array, optional
+        Replicate of every row: levels are then compared with the baseline paired by replicate
+        (``test`` names the test; Welch where fewer than two replicates pair).
+    failed : DataFrame, optional
+        Failed/pruned plan slots (:attr:`AnalysisInput.failures`): counted per level.
+    margin : float or str, optional
+        Practical margin δ for the ``equivalent`` verdict (``"1%"``: of the baseline mean).
+    failures : {"verdict", "worst"}
+        ``"verdict"``: a level with a failed replicate gets the verdict ``failed``; ``"worst"``:
+        failed and pruned replicates take the worst observed value and are tested like the rest.
 
     Returns
     -------
     DataFrame
         Columns :data:`COLUMNS`; the baseline level of each parameter is included (delta 0, no
-        test). ``delta = mean(level) - mean(baseline)``.
+        test). ``delta = mean(level) - mean(baseline)`` (paired: mean of the per-replicate
+        differences); ``n_failed``/``n_pruned``/``n_total`` count replicates.
 
     Examples
     --------
@@ -101,65 +150,91 @@ def oat_effects(
     >>> t.loc[~t.is_baseline, "delta"].round(6).tolist()
     [1.0]
     """
-    from statsmodels.stats.multitest import multipletests
-
-    y = np.asarray(y, dtype=float)
+    if failures not in FAILURE_MODES:
+        raise UsageError(f"failures must be one of {FAILURE_MODES}, got {failures!r}")
+    margin = parse_margin(margin)
     present = [s for s in space if s.name in params.columns]
-    eq = baseline_masks(params, present)
     if not present:
         return pd.DataFrame(columns=COLUMNS)
-    off = np.zeros(len(params), dtype=int)
+    obs = observations(params, y, replicate, failed, failures=failures, maximize=direction == MAXIMIZE)
+    eq = baseline_masks(obs.params, present)
+    off = np.zeros(len(obs.y), dtype=int)
     for m in eq.values():
         off += ~m
-    base = y[off == 0]
-    bm, bsd, _, _ = mean_ci(base)
-    rows: list[dict[str, Any]] = []
+    base = off == 0
     sign = 1.0 if direction == MAXIMIZE else -1.0
+    rows: list[dict[str, Any]] = []
     for s in present:
-        sel = (off == 1) & ~eq[s.name]
-        col = params[s.name].to_numpy()
-        groups: dict[Any, list[int]] = {}
-        values: dict[Any, Any] = {}
-        for i in np.flatnonzero(sel):
-            k = value_key(col[i])
-            groups.setdefault(k, []).append(i)
-            values.setdefault(k, col[i])
-        order = {value_key(v): j for j, v in enumerate(s.levels)}
-        keys = sorted(groups, key=lambda k: (order.get(k, len(order)), str(k)))
-        if not keys:
+        levels = _levels(s, obs.params[s.name].to_numpy(), (off == 1) & ~eq[s.name])
+        if not levels:
             continue  # no one-at-a-time level of this parameter: no rows
-        rows.append(_row(s.name, s.baseline, True, base, base, sign, conf))
-        for k in keys:
-            rows.append(_row(s.name, values[k], False, y[groups[k]], base, sign, conf))
-    out = pd.DataFrame(rows, columns=COLUMNS)
-    out = _sort_levels(out, present)
+        rows.append(_row(s.name, s.baseline, True, base, base, obs, sign, conf))
+        rows += [_row(s.name, value, False, members, base, obs, sign, conf) for value, members in levels]
+    out = _sort_levels(pd.DataFrame(rows, columns=COLUMNS), present)
+    out = _corrected(out, alpha)
+    moved = ~out["is_baseline"]
+    if moved.any():
+        failed_rows = (out["n_failed"] > 0) & (failures == "verdict")
+        v = verdict_columns(out[moved], effect="delta", improvement="improvement", reference="baseline_mean",
+                            alpha=alpha, margin=margin, failed=failed_rows[moved])
+        out.loc[moved, ["margin", "p_tost"]] = v[["margin", "p_tost"]].to_numpy(float)
+        out.loc[moved, "verdict"] = v["verdict"]
+    bm, bsd, _, _ = mean_ci(obs.y[base & obs.usable])
+    out.attrs.update(scope=SCOPE, baseline_n=int((base & obs.usable).sum()), baseline_mean=bm, baseline_std=bsd)
+    return out
+
+
+def _levels(s: Parameter, col: np.ndarray, sel: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+    """``(value, rows)`` of every one-at-a-time level of ``s`` among the rows ``sel``, in level order."""
+    groups: dict[Any, list[int]] = {}
+    values: dict[Any, Any] = {}
+    for i in np.flatnonzero(sel):
+        k = value_key(col[i])
+        groups.setdefault(k, []).append(i)
+        values.setdefault(k, col[i])
+    order = {value_key(v): j for j, v in enumerate(s.levels)}
+    keys = sorted(groups, key=lambda k: (order.get(k, len(order)), str(k)))
+    out = []
+    for k in keys:
+        mask = np.zeros(len(sel), dtype=bool)
+        mask[groups[k]] = True
+        out.append((values[k], mask))
+    return out
+
+
+def _corrected(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Holm and Benjamini-Hochberg p-values over every tested level; ``significant`` = Holm < alpha."""
     ok = ~out["is_baseline"] & out["p_value"].notna()
     out["p_holm"] = np.nan
     out["p_bh"] = np.nan
     if ok.any():
-        out.loc[ok, "p_holm"] = multipletests(out.loc[ok, "p_value"].to_numpy(float), method="holm")[1]
-        out.loc[ok, "p_bh"] = multipletests(out.loc[ok, "p_value"].to_numpy(float), method="fdr_bh")[1]
+        out.loc[ok, "p_holm"] = p_adjust(out.loc[ok, "p_value"].to_numpy(float), "holm")
+        out.loc[ok, "p_bh"] = p_adjust(out.loc[ok, "p_value"].to_numpy(float), "bh")
     out["significant"] = (out["p_holm"] < alpha).fillna(False).astype(bool)
-    out.attrs["scope"] = SCOPE
-    out.attrs["baseline_n"] = int(len(base))
-    out.attrs["baseline_mean"] = bm
-    out.attrs["baseline_std"] = bsd
     return out
 
 
-def _row(name: str, level: Any, is_base: bool, a: np.ndarray, base: np.ndarray, sign: float,
-         conf: float) -> dict[str, Any]:
-    m, sd, _, _ = mean_ci(a)
-    bm, bsd, _, _ = mean_ci(base)
+def _row(name: str, level: Any, is_base: bool, members: np.ndarray, base: np.ndarray, obs: Observations,
+         sign: float, conf: float) -> dict[str, Any]:
+    a = members & obs.usable
+    b = base & obs.usable
+    m, sd, _, _ = mean_ci(obs.y[a])
+    bm, bsd, _, _ = mean_ci(obs.y[b])
     if is_base:
-        w = {"diff": 0.0, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "cohen_d": 0.0}
+        w = {"diff": 0.0, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "cohen_d": 0.0, "test": "",
+             "n_pairs": 0, "sd_diff": np.nan, "se": np.nan, "df": np.nan, "p_perm": np.nan}
     else:
-        w = welch(a, base, conf)
+        w = compare(obs.y, obs.replicate, a, b, conf)
+    n_failed, n_pruned = obs.count(members, "failed"), obs.count(members, "pruned")
     return {
-        "param": name, "level": level, "is_baseline": is_base, "n": int(len(a)), "mean": m, "std": sd,
-        "baseline_n": int(len(base)), "baseline_mean": bm, "baseline_std": bsd, "delta": w["diff"],
+        "param": name, "level": level, "is_baseline": is_base, "n": int(a.sum()), "mean": m, "std": sd,
+        "baseline_n": int(b.sum()), "baseline_mean": bm, "baseline_std": bsd, "delta": w["diff"],
         "ci_low": w["ci_low"], "ci_high": w["ci_high"], "p_value": w["p_value"], "p_holm": np.nan,
         "p_bh": np.nan, "cohen_d": w["cohen_d"], "improvement": sign * w["diff"], "significant": False,
+        "test": w["test"], "n_pairs": int(w["n_pairs"]), "sd_diff": w["sd_diff"], "se": w["se"], "df": w["df"],
+        "p_perm": w["p_perm"], "n_failed": n_failed, "n_pruned": n_pruned,
+        "n_total": int(members.sum()), "margin": np.nan, "p_tost": np.nan,
+        "verdict": None,
     }
 
 

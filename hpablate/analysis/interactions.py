@@ -3,8 +3,13 @@
 * For every grid group of an hpablate grid design: the table of mean objective per cell (a pandas
   pivot, rows = first parameter, columns = second) and a two-way ANOVA with interaction term
   (statsmodels ``ols`` + ``anova_lm``, type II sums of squares) with F, p and partial eta² for each
-  main effect and the interaction. Only trials with every parameter outside the group at its
-  baseline are used (pooled by values).
+  main effect and the interaction. Only the plan's trials with every parameter outside the group
+  at its baseline are used (pooled by values). Every configuration of a replicate shares its seed,
+  so the replicate enters the model as a block (``+ C(replicate)``): the seed-to-seed noise the
+  cells share leaves the residual.
+* Every ANOVA row carries ``min_cell_n``, the fewest trials in a cell of its pair, and the mean
+  tables come with count tables (group ``interaction_counts``): a term whose cells hold fewer
+  than :data:`hpablate.analysis._notes.MIN_CELL_TRIALS` trials is never headlined.
 * For studies without a grid design (plain Optuna samplers): marginal tables per parameter and
   pairwise tables of means binned from the trials (numeric parameters in quantile bins), and the
   same type II ANOVA on the binned factors (computed from cell statistics, so it stays fast at
@@ -34,8 +39,10 @@ from hpablate.space import SearchSpace
 _Y = "__hpablate_objective__"  # column of the objective (never a parameter name)
 
 ANOVA_COLUMNS = [
-    "source", "param_a", "param_b", "term", "df", "sum_sq", "F", "p_value", "partial_eta2", "n",
+    "source", "param_a", "param_b", "term", "df", "sum_sq", "F", "p_value", "partial_eta2", "n", "min_cell_n",
+    "blocked",
 ]
+_REP = "__hpablate_replicate__"  # column of the replicate block (never a parameter name)
 
 
 #: Most parameters crossed pairwise in the binned tables of a sampled study.
@@ -56,15 +63,20 @@ def analyze_interactions(inp: AnalysisInput, *, order: Sequence[str] = ()) -> Re
     -------
     Result
         Table ``interactions`` (:data:`ANOVA_COLUMNS`); groups ``interaction_tables`` (mean tables
-        keyed ``"a × b"``) and ``marginal_tables`` (binned studies, keyed by parameter).
+        keyed ``"a × b"``), ``interaction_counts`` (trials per cell, same keys) and
+        ``marginal_tables`` (binned studies, keyed by parameter).
     """
     groups = inp.study_record.grid_groups
     if groups and inp.space is not None:
-        anova, tables = grid_interactions(inp.params, inp.y, inp.space, groups)
+        plan = inp.plan_only()
+        anova, tables, counts = grid_interactions(plan.params, plan.y, plan.space, groups, replicate=plan.replicate)
         notes = [_notes.GRID_NO_RESIDUAL] if anova["p_value"].isna().all() else []
-        return Result({"interactions": anova}, notes, {"interaction_tables": tables, "marginal_tables": {}})
+        if anova["blocked"].any():
+            notes.append(_notes.GRID_BLOCKED)
+        return Result({"interactions": anova}, notes + _small_cell_notes(anova),
+                      {"interaction_tables": tables, "interaction_counts": counts, "marginal_tables": {}})
     empty = Result({"interactions": pd.DataFrame(columns=ANOVA_COLUMNS)}, [],
-                   {"interaction_tables": {}, "marginal_tables": {}})
+                   {"interaction_tables": {}, "interaction_counts": {}, "marginal_tables": {}})
     if inp.design in DESIGNS:
         return empty
     cand = [n for n in inp.names if inp.params[n].nunique() > 1]
@@ -74,8 +86,27 @@ def analyze_interactions(inp: AnalysisInput, *, order: Sequence[str] = ()) -> Re
         return empty
     pairs = list(itertools.combinations(cand, 2))
     anova, tables, marginals = binned_tables(inp.params[cand], inp.y, pairs)
-    return Result({"interactions": anova}, [_notes.BINNED_READING] if pairs else [],
-                  {"interaction_tables": tables, "marginal_tables": marginals})
+    counts = {k: cell_counts(inp.params[cand].apply(bin_column), *k.split(" × ")) for k in tables}
+    return Result({"interactions": anova}, ([_notes.BINNED_READING] if pairs else []) + _small_cell_notes(anova),
+                  {"interaction_tables": tables, "interaction_counts": counts, "marginal_tables": marginals})
+
+
+def _small_cell_notes(anova: pd.DataFrame) -> list[str]:
+    inter = anova[anova["term"].str.contains(" × ", regex=False) & (anova["min_cell_n"] < _notes.MIN_CELL_TRIALS)]
+    return [_notes.small_cells(len(inter))] if len(inter) else []
+
+
+def cell_counts(data: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Trials per cell of ``a`` (rows) × ``b`` (columns), with the labels of :func:`mean_table`."""
+    d = data[[a, b]].copy()
+    d[a] = _labels(d[a]) if d[a].dtype == object else d[a]
+    d[b] = _labels(d[b]) if d[b].dtype == object else d[b]
+    return pd.crosstab(d[a], d[b])
+
+
+def _min_cell(a: pd.Series, b: pd.Series) -> int:
+    counts = pd.crosstab(_labels(a, "(absent)"), _labels(b, "(absent)"))
+    return int(counts.to_numpy().min()) if counts.size else 0
 
 
 def two_way_anova(data: pd.DataFrame, a: str, b: str, y: str = _Y, covariates: Sequence[str] = ()) -> pd.DataFrame:
@@ -197,19 +228,27 @@ def grid_interactions(
     y: np.ndarray,
     space: SearchSpace,
     groups: Sequence[Sequence[str]],
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Mean tables and two-way ANOVAs for the pairs of every grid group.
+    replicate: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Mean tables, cell counts and two-way ANOVAs (replicate as a block) for every grid group's pairs.
+
+    Parameters
+    ----------
+    replicate : array, optional
+        Replicate of every row: with two or more replicates it enters every ANOVA as a block
+        (``y ~ C(a) * C(b) + C(other group parameters) + C(replicate)``, type II), ``blocked`` True.
 
     Returns
     -------
-    (DataFrame, dict)
-        The ANOVA table (:data:`ANOVA_COLUMNS`, ``source = "grid"``) and the mean tables keyed
-        ``"a × b"`` (rows: levels of ``a``; columns: levels of ``b``; values: mean objective).
+    (DataFrame, dict, dict)
+        The ANOVA table (:data:`ANOVA_COLUMNS`, ``source = "grid"``), the mean tables keyed
+        ``"a × b"`` (rows: levels of ``a``; columns: levels of ``b``; values: mean objective) and
+        the trials per cell with the same keys.
     """
     y = np.asarray(y, dtype=float)
     names = [s.name for s in space if s.name in params.columns]
     eq = {s.name: matches(params[s.name], s.baseline) for s in space if s.name in params.columns}
-    frames, tables = [], {}
+    frames, tables, counts = [], {}, {}
     for group in groups:
         group = [g for g in group if g in params.columns]
         rest = np.ones(len(params), dtype=bool)
@@ -218,17 +257,25 @@ def grid_interactions(
                 rest &= eq[n]
         data = params.loc[rest, group].copy()
         data[_Y] = y[rest]
+        blocks = []
+        if replicate is not None:
+            data[_REP] = pd.Series(np.asarray(replicate, dtype=object)[rest], index=data.index).astype(str)
+            blocks = [_REP] if data[_REP].nunique() > 1 else []
         for a, b in itertools.combinations(group, 2):
             others = [g for g in group if g not in (a, b)]
             tables[f"{a} × {b}"] = mean_table(data, a, b)
-            t = two_way_anova(data, a, b, covariates=others)
+            counts[f"{a} × {b}"] = cell_counts(data, a, b)
+            t = two_way_anova(data, a, b, covariates=others + blocks)
+            t["term"] = t["term"].replace(_REP, "replicate (block)")
             t.insert(0, "param_b", b)
             t.insert(0, "param_a", a)
             t.insert(0, "source", "grid")
             t["n"] = len(data)
+            t["min_cell_n"] = _min_cell(data[a], data[b]) if len(data) else 0
+            t["blocked"] = bool(blocks)
             frames.append(t)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ANOVA_COLUMNS)
-    return out[ANOVA_COLUMNS], tables
+    return out[ANOVA_COLUMNS], tables, counts
 
 
 def mean_table(data: pd.DataFrame, a: str, b: str, y: str = _Y) -> pd.DataFrame:
@@ -285,6 +332,8 @@ def binned_tables(
         t.insert(0, "param_a", a)
         t.insert(0, "source", "binned")
         t["n"] = len(binned)
+        t["min_cell_n"] = _min_cell(binned[a], binned[b])
+        t["blocked"] = False
         frames.append(t)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ANOVA_COLUMNS)
     return out[ANOVA_COLUMNS], tables, marginals

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from hpablate.analysis import _notes
-from hpablate.analysis._input import AnalysisInput, ObjectiveIndexError, analysis_input, counts_text
+from hpablate.analysis._input import OFF_PLAN, AnalysisInput, ObjectiveIndexError, analysis_input, counts_text
 from hpablate.analysis._result import Result
 from hpablate.analysis.effects import analyze_effects
 from hpablate.analysis.importance import IMPORTANCE_COLUMNS, analyze_fanova, analyze_morris, analyze_ped_anova
@@ -24,6 +24,7 @@ from hpablate.analysis.interactions import analyze_interactions
 from hpablate.analysis.importance.sobol import analyze_sobol
 from hpablate.analysis.load import StudyData
 from hpablate.analysis.shapley import analyze_shapley
+from hpablate.analysis.power import SEEDS_COLUMNS, analyze_power
 from hpablate.analysis.structural import analyze_structural
 from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, to_builtin
 from hpablate.render.figures import FigureData, figure_data
@@ -60,6 +61,11 @@ class AnalysisReport:
         Plain-language findings, most important first.
     notes : list of str
         What could not be computed and why, and how to read the numbers.
+    interaction_counts : dict of DataFrame
+        Trials per cell of every mean table, same keys.
+    seeds_needed : DataFrame
+        Replicates each effect needs (``analyze(..., mde=…)`` or ``margin=…``; see
+        :func:`hpablate.seeds_needed`), empty otherwise.
     """
 
     study_name: str
@@ -85,6 +91,8 @@ class AnalysisReport:
     log_params: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _figure_data: dict[str, FigureData] | None = field(default=None, repr=False)
+    interaction_counts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    seeds_needed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEEDS_COLUMNS))
     _figures: dict[str, Any] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ tables
@@ -101,6 +109,7 @@ class AnalysisReport:
             "sobol": self.sobol,
             "shapley": self.shapley,
             "shapley_interactions": self.shapley_interactions,
+            "seeds_needed": self.seeds_needed,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +121,7 @@ class AnalysisReport:
         for name, t in self.tables().items():
             out[name] = _records(t)
         out["interaction_tables"] = {k: _pivot_records(v) for k, v in self.interaction_tables.items()}
+        out["interaction_counts"] = {k: _pivot_records(v) for k, v in self.interaction_counts.items()}
         out["marginal_tables"] = {k: _records(v) for k, v in self.marginal_tables.items()}
         return to_builtin(out)
 
@@ -139,6 +149,8 @@ class AnalysisReport:
             lines += [f"## {title}", "", md_table(t), ""]
         for k, t in {**self.interaction_tables}.items():
             lines += [f"### Mean {k}", "", md_table(t.reset_index()), ""]
+            if k in self.interaction_counts:
+                lines += [f"### Trials per cell, {k}", "", md_table(self.interaction_counts[k].reset_index()), ""]
         return "\n".join(lines)
 
     def _display_tables(self) -> list[tuple[str, str, pd.DataFrame]]:
@@ -146,7 +158,7 @@ class AnalysisReport:
         tables = [
             ("effects", "One-at-a-time effects (local, at the baseline)", self.effects, _fmt_effects),
             ("interactions", "Interactions (two-way ANOVA, type II)", self.interactions, fmt_table),
-            ("structural", "Structural contributions", self.structural, fmt_table),
+            ("structural", "Structural contributions", self.structural, _fmt_structural),
             ("structural_per_class", "Per-class drops (baseline minus ablated)", self.structural_per_class,
              fmt_table),
             ("importances", "Importances", self.importances, lambda t: fmt_table(_short_importances(t))),
@@ -154,6 +166,7 @@ class AnalysisReport:
             ("sobol", "Sobol indices (Saltelli design)", self.sobol, fmt_table),
             ("shapley", "Shapley values and leave-one-out effects", self.shapley, fmt_table),
             ("shapley_interactions", "Shapley interaction indices", self.shapley_interactions, fmt_table),
+            ("seeds_needed", "Seeds needed", self.seeds_needed, fmt_table),
         ]
         return [(key, title, fmt(t)) for key, title, t, fmt in tables if len(t)]
 
@@ -167,6 +180,8 @@ class AnalysisReport:
             parts += [f"== {title} ==", t.to_string(index=False), ""]
         for k, t in self.interaction_tables.items():
             parts += [f"-- mean objective, {k} --", fmt_pivot(t).to_string(), ""]
+            if k in self.interaction_counts:
+                parts += [f"-- trials per cell, {k} --", self.interaction_counts[k].to_string(), ""]
         if self.notes:
             parts += ["Notes:"] + [f"  - {s}" for s in self.notes]
         return "\n".join(parts)
@@ -245,6 +260,10 @@ def analyze_data(
     encoding: str = "hpablate",
     pair_cell_budget: float | None = 3e7,
     ped_anova: bool = True,
+    margin: float | str | None = None,
+    failures: str = "verdict",
+    mde: float | str | None = None,
+    power: float = 0.8,
 ) -> AnalysisReport:
     """Analyse one objective of a study held as :class:`StudyData` (pure computation).
 
@@ -253,15 +272,18 @@ def analyze_data(
     start = time.perf_counter()
     inp = analysis_input(data, objective)
     steps: list[tuple[str, Callable[[], Result]]] = [
-        ("effects", lambda: analyze_effects(inp, alpha=alpha)),
-        ("structural", lambda: analyze_structural(inp, alpha=alpha)),
+        ("effects", lambda: analyze_effects(inp, alpha=alpha, margin=margin, failures=failures)),
+        ("structural", lambda: analyze_structural(inp, alpha=alpha, margin=margin, failures=failures)),
         ("fanova", lambda: analyze_fanova(inp, n_trees=n_trees, seed=seed, encoding=encoding,
                                           pair_cell_budget=pair_cell_budget)),
         ("ped_anova", lambda: analyze_ped_anova(inp) if ped_anova else Result()),
-        ("morris", lambda: analyze_morris(inp, seed=seed)),
-        ("sobol", lambda: analyze_sobol(inp, alpha=alpha, seed=seed)),
-        ("shapley", lambda: analyze_shapley(inp, alpha=alpha)),
+        ("morris", lambda: analyze_morris(inp.plan_only(), seed=seed)),
+        ("sobol", lambda: analyze_sobol(inp.plan_only(), alpha=alpha, seed=seed)),
+        ("shapley", lambda: analyze_shapley(inp.plan_only(), alpha=alpha)),
         ("interactions", lambda: analyze_interactions(inp, order=_marginal_order(results["fanova"]))),
+        ("power", lambda: analyze_power(results["effects"].tables["effects"], results["structural"].tables["structural"],
+                                        mde=mde, margin=margin, power=power, alpha=alpha)
+         if mde is not None else Result()),
     ]
     results: dict[str, Result] = {}
     timings: dict[str, float] = {}
@@ -284,8 +306,14 @@ def _study_notes(inp: AnalysisInput) -> list[str]:
     if inp.n_objectives > 1:
         notes.append(_notes.multi_objective(inp.objective, inp.direction, inp.n_objectives))
     n_fail = inp.counts.get("fail", 0) + inp.counts.get("pruned", 0)
-    if n_fail:
+    if n_fail and not len(inp.failures):  # else the failures note says how they count
         notes.append(_notes.left_out(n_fail))
+    if inp.off_plan:
+        notes.append(_notes.off_plan(inp.off_plan, OFF_PLAN, inp.design))
+    if len(inp.failures):
+        notes.append(_notes.failures_found(inp.failures))
+    if inp.design in _notes.LOCAL_DESIGNS:
+        notes.append(_notes.fanova_not_headlined(inp.design))
     return notes
 
 
@@ -297,6 +325,7 @@ def _package(inp: AnalysisInput, results: dict[str, Result], alpha: float) -> An
             tables[key] = pd.concat([tables[key], t], ignore_index=True) if key in tables else t
     tables.setdefault("importances", pd.DataFrame(columns=IMPORTANCE_COLUMNS))
     tables.setdefault("morris", pd.DataFrame())
+    tables.setdefault("seeds_needed", pd.DataFrame(columns=SEEDS_COLUMNS))
     groups = results["interactions"].groups
     space = inp.space
     return AnalysisReport(
@@ -304,10 +333,12 @@ def _package(inp: AnalysisInput, results: dict[str, Result], alpha: float) -> An
         counts=inp.counts, effects=tables["effects"], interactions=tables["interactions"],
         interaction_tables=groups["interaction_tables"], marginal_tables=groups["marginal_tables"],
         structural=tables["structural"], structural_per_class=tables["structural_per_class"],
-        importances=tables["importances"], morris=tables["morris"], summary=_notes.summarize(tables, alpha),
+        importances=tables["importances"], morris=tables["morris"],
+        summary=_notes.summarize(tables, alpha, design=inp.design),
         notes=_study_notes(inp) + [n for r in results.values() for n in r.notes], params=inp.names,
         log_params=[p.name for p in space or [] if p.name in inp.params.columns and getattr(p, "log", False)],
         **{k: tables[k] for k in ("sobol", "shapley", "shapley_interactions") if k in tables},
+        interaction_counts=groups.get("interaction_counts", {}), seeds_needed=tables["seeds_needed"],
     )
 
 
@@ -342,7 +373,18 @@ def _short_importances(t: pd.DataFrame) -> pd.DataFrame:
 
 def _fmt_effects(t: pd.DataFrame) -> pd.DataFrame:
     cols = ["param", "level", "n", "mean", "std", "delta", "ci_low", "ci_high", "p_value", "p_holm", "p_bh",
-            "cohen_d", "significant"]
-    d = t[cols].copy()
+            "cohen_d", "significant", "test", "failed", "verdict"]
+    d = t.assign(failed=_failed_text(t))[cols].copy()
     d["level"] = [fmt_value(v) + (" (baseline)" if b else "") for v, b in zip(t["level"], t["is_baseline"])]
     return fmt_table(d)
+
+
+def _fmt_structural(t: pd.DataFrame) -> pd.DataFrame:
+    cols = ["component", "mode", "reference", "n_reference", "reference_mean", "ablated", "n", "mean", "contribution",
+            "ci_low", "ci_high", "p_value", "p_holm", "benefit", "test", "failed", "verdict"]
+    return fmt_table(t.assign(failed=_failed_text(t))[cols])
+
+
+def _failed_text(t: pd.DataFrame) -> list[str]:
+    """``"2/3"`` (failed of total replicates) where a configuration failed, else empty."""
+    return [f"{int(f)}/{int(n)}" if f else "" for f, n in zip(t["n_failed"], t["n_total"])]

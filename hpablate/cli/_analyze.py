@@ -1,7 +1,8 @@
 """``hpablate analyze``: print the analysis of a study, read-only.
 
 ``hpablate analyze STORAGE [--study NAME] [--objective N] [-f table|csv|json|markdown]
-[--html report.html] [--figures DIR [--figure-format pdf|svg|png]]``. STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
+[--html report.html] [--figures DIR [--figure-format pdf|svg|png]] [--margin δ] [--mde X]
+[--failures verdict|worst]``. STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
 ``mysql+pymysql://…``, ``redis://…``) or a journal file path, as the ``optuna`` CLI guesses it;
 it may be left out when ``--storage`` or the ``OPTUNA_STORAGE`` environment variable gives it.
 The storage is never written: no table is created, nothing migrated, no file made.
@@ -39,6 +40,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--figure-format", choices=("pdf", "svg", "png"), default="pdf", help="format of --figures (default pdf)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm-corrected; default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fANOVA forest and bootstraps (default 0)")
+    p.add_argument("--margin", default=None, metavar="DELTA",
+                   help="practical margin of the verdicts (objective units, or relative like 1%%): effects whose "
+                        "TOST puts them inside +-DELTA are 'equivalent'")
+    p.add_argument("--mde", default=None, metavar="X",
+                   help="minimum effect to detect (objective units or 1%%): print the seeds each effect needs "
+                        "for 80%% power")
+    p.add_argument("--failures", choices=("verdict", "worst"), default="verdict",
+                   help="a failed/diverged replicate gives its configuration the verdict 'failed' (default) or "
+                        "counts as the worst observed value")
     p.set_defaults(func=command)
 
 
@@ -72,7 +82,8 @@ def command(args: argparse.Namespace) -> int:
     data = read_study(url, args.study)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = analyze_data(data, args.objective, alpha=args.alpha, seed=args.seed)
+        report = analyze_data(data, args.objective, alpha=args.alpha, seed=args.seed, margin=args.margin,
+                              mde=args.mde, failures=args.failures)
     if args.html and os.path.isdir(args.html):
         raise UsageError(f"--html {args.html!r} is a directory")
     if args.figures and os.path.exists(args.figures) and not os.path.isdir(args.figures):

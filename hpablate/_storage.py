@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from optuna.exceptions import StorageInternalError
 from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
 
 from hpablate.errors import StorageError
@@ -245,8 +246,9 @@ def serialize_sqlite_transactions(engine: Any) -> None:
     engine.dispose()  # connections opened before the listeners (schema creation) are dropped
 
 
-def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:
-    """Open an RDB storage; retry when another process is creating the schema at the same time."""
+def _open_rdb(url: str, attempts: int = 8) -> RDBStorage:
+    """Open an RDB storage; retry when another process is creating the schema at the same time, or
+    the connection dropped (about 50 s in all)."""
     import sqlalchemy.exc
 
     for attempt in range(attempts):
@@ -255,9 +257,11 @@ def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:
             if storage.engine.dialect.name == "sqlite":
                 serialize_sqlite_transactions(storage.engine)
             return storage
-        except sqlalchemy.exc.DBAPIError as exc:
-            racing = any(sign in str(exc) for sign in _SCHEMA_RACE_SIGNS)
+        except (sqlalchemy.exc.DBAPIError, StorageInternalError) as exc:
+            from hpablate._retry import is_transient
+
+            racing = any(sign in str(exc) for sign in _SCHEMA_RACE_SIGNS) or is_transient(exc)
             if not racing or attempt == attempts - 1:
                 raise
-            time.sleep(0.2 * (attempt + 1))
+            time.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")

@@ -23,6 +23,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpablate import _optuna
+from hpablate._retry import RetryingStorage
 from hpablate._storage import is_in_memory, open_storage, storage_spec
 from hpablate._worker_loop import Callback, Objective, WorkerOptions
 from hpablate._workers import ProgressBar, run_in_this_process, run_processes, run_threads
@@ -138,8 +139,9 @@ def create_study(
     PlanMismatchError
         If the stored study has another space or plan.
     """
+    opened = open_storage(storage)
     study = optuna.create_study(
-        storage=open_storage(storage),
+        storage=None if opened is None else RetryingStorage(opened),
         sampler=sampler,
         pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
         study_name=study_name,

@@ -25,7 +25,9 @@ from hpablate.analysis.importance.sobol import analyze_sobol
 from hpablate.analysis.load import StudyData
 from hpablate.analysis.shapley import analyze_shapley
 from hpablate.analysis.structural import analyze_structural
-from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, to_builtin
+from hpablate.errors import UsageError
+from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, pivot_frame, to_builtin
+from hpablate.render._safe_text import markdown_cell, strip_controls
 from hpablate.render.figures import FigureData, figure_data
 
 __all__ = ["AnalysisReport", "ObjectiveIndexError", "analyze_data"]
@@ -115,13 +117,32 @@ class AnalysisReport:
         out["marginal_tables"] = {k: _records(v) for k, v in self.marginal_tables.items()}
         return to_builtin(out)
 
-    def to_csv(self) -> str:
-        """Every non-empty table as CSV, each under a ``# name`` line, then the mean tables."""
-        parts = [f"# {name}\n" + t.to_csv(index=False) for name, t in self.tables().items() if len(t)]
-        text = "\n".join(parts)
-        for k, t in self.interaction_tables.items():
-            text += f"\n# mean table {k}\n" + t.to_csv()
-        return text
+    def to_csv(self, table: str = "effects") -> str:
+        """One table of :meth:`tables` as tidy CSV that ``pandas.read_csv`` loads (see :meth:`save_csv`).
+
+        Text cells are made safe for spreadsheets (a leading ``=``, ``+``, ``-``, ``@`` is quoted);
+        numbers stay numbers. An empty table gives its header row only.
+
+        Raises
+        ------
+        UsageError
+            ``table`` is not one of the report's tables.
+        """
+        from hpablate.render._csv import csv_text
+
+        return csv_text(self._table(table))
+
+    def save_csv(self, directory: str | Path) -> list[Path]:
+        """Write every non-empty table as ``<name>.csv`` to ``directory``; returns the paths written."""
+        from hpablate.render._csv import write_csvs
+
+        return write_csvs(self.tables(), directory)
+
+    def _table(self, name: str) -> pd.DataFrame:
+        tables = self.tables()
+        if name not in tables:
+            raise UsageError(f"no table {name!r}; choose from {', '.join(tables)}")
+        return tables[name]
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text (numpy scalars cast, NaN as null)."""
@@ -129,16 +150,18 @@ class AnalysisReport:
 
     def to_markdown(self) -> str:
         """The report as Markdown (summary, notes and tables), for papers and READMEs."""
-        lines = [f"# Analysis of study `{self.study_name}` (objective {self.objective}, {self.direction})", ""]
-        lines += [f"Design: {self.design or 'plain Optuna study'}; trials: " + counts_text(self.counts), ""]
+        esc = markdown_cell
+        name = esc(self.study_name).replace("`", "'")
+        lines = [f"# Analysis of study `{name}` (objective {self.objective}, {self.direction})", ""]
+        lines += [f"Design: {esc(self.design or 'plain Optuna study')}; trials: " + counts_text(self.counts), ""]
         if self.summary:
-            lines += ["## Summary", ""] + [f"- {s}" for s in self.summary] + [""]
+            lines += ["## Summary", ""] + [f"- {esc(s)}" for s in self.summary] + [""]
         if self.notes:
-            lines += ["## Notes", ""] + [f"- {s}" for s in self.notes] + [""]
+            lines += ["## Notes", ""] + [f"- {esc(s)}" for s in self.notes] + [""]
         for _, title, t in self._display_tables():
             lines += [f"## {title}", "", md_table(t), ""]
-        for k, t in {**self.interaction_tables}.items():
-            lines += [f"### Mean {k}", "", md_table(t.reset_index()), ""]
+        for k, t in self.interaction_tables.items():
+            lines += [f"### Mean {esc(k)}", "", md_table(pivot_frame(t)), ""]
         return "\n".join(lines)
 
     def _display_tables(self) -> list[tuple[str, str, pd.DataFrame]]:
@@ -169,7 +192,7 @@ class AnalysisReport:
             parts += [f"-- mean objective, {k} --", fmt_pivot(t).to_string(), ""]
         if self.notes:
             parts += ["Notes:"] + [f"  - {s}" for s in self.notes]
-        return "\n".join(parts)
+        return strip_controls("\n".join(parts))
 
     @property
     def figure_data(self) -> dict[str, FigureData]:

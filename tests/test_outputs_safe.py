@@ -98,3 +98,9 @@ def test_choice_named_like_another_parameter_renders(capsys, tmp_path):
     r = hpablate.analyze(study)
     assert r.interaction_tables
     assert "<th>dropout \\ act</th>" in r.to_html() and "| dropout \\ act |" in r.to_markdown()
+
+
+def test_latex_escapes_names(db, capsys, tmp_path):
+    _run(capsys, f"sqlite:///{db}", "--latex", tmp_path / "t.tex")
+    tex = (tmp_path / "t.tex").read_text(encoding="utf-8")
+    assert "\x1b" not in tex and "<script>" not in tex and r"\textless{}script\textgreater{}" in tex

@@ -194,6 +194,45 @@ class AnalysisReport:
             parts += ["Notes:"] + [f"  - {s}" for s in self.notes]
         return strip_controls("\n".join(parts))
 
+    def to_latex(self, path: str | Path | None = None, *, standalone: bool = False) -> str:
+        """Every non-empty table as a booktabs LaTeX table, for a paper.
+
+        Estimates show ``± CI`` half-widths, rounded to two significant digits of the half-width
+        (the row's means likewise); the Holm p carries ``*``/``**``/``***``; importances show their
+        spread over trees; text is escaped. Tables added to :meth:`tables` are included as they come.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Where to write it; the text is returned either way.
+        standalone : bool
+            A whole ``article`` document instead of a fragment (which needs ``\\usepackage{booktabs}``).
+
+        Examples
+        --------
+        >>> import optuna, hpablate
+        >>> study = optuna.create_study()
+        >>> dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+        >>> for i in range(20):
+        ...     study.add_trial(optuna.trial.create_trial(params={"x": i / 20}, distributions=dist, value=i / 20))
+        >>> tex = hpablate.analyze(study).to_latex()
+        >>> tex.count(r"\\begin{tabular}") == tex.count(r"\\end{tabular}") >= 1
+        True
+        """
+        from hpablate.render._latex import booktabs_table, latex_fragment, latex_frame
+
+        titles = {key: title for key, title, _ in self._display_tables()}
+        parts = [booktabs_table(latex_frame(t), f"{titles.get(name, name)} -- {self.study_name}, "
+                                f"{self._objective_label()} ({self.direction})", f"hpablate-{name}")
+                 for name, t in self.tables().items() if len(t)]
+        text = latex_fragment(f"hpablate analysis of study {self.study_name}", parts, standalone)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def _objective_label(self) -> str:
+        return f"objective {self.objective}"
+
     @property
     def figure_data(self) -> dict[str, FigureData]:
         """What each figure shows, by name (:func:`hpablate.render.figures.figure_data`): ``tornado``,

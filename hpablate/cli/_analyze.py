@@ -41,6 +41,8 @@ def add_parser(subparsers: Any) -> None:
                         "default effects)")
     p.add_argument("--out-dir", default=None, metavar="DIR", help="write every non-empty table as DIR/<table>.csv")
     p.add_argument("--html", default=None, metavar="PATH", help="also write a self-contained HTML report")
+    p.add_argument("--latex", default=None, metavar="PATH",
+                   help="also write every table as booktabs LaTeX (a fragment; needs \\usepackage{booktabs})")
     p.add_argument("--figures", default=None, metavar="DIR", help="also write every figure as a static file to DIR")
     p.add_argument("--figure-format", choices=("pdf", "svg", "png"), default="pdf", help="format of --figures (default pdf)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm-corrected; default 0.05)")
@@ -79,8 +81,9 @@ def command(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = analyze_data(data, args.objective, alpha=args.alpha, seed=args.seed)
-    if args.html and os.path.isdir(args.html):
-        raise UsageError(f"--html {args.html!r} is a directory")
+    for flag, path in (("--html", args.html), ("--latex", args.latex)):
+        if path and os.path.isdir(path):
+            raise UsageError(f"{flag} {path!r} is a directory")
     if args.figures and os.path.exists(args.figures) and not os.path.isdir(args.figures):
         raise UsageError(f"--figures {args.figures!r} is a file, not a directory")
     if args.table is not None and args.format != "csv":
@@ -95,6 +98,10 @@ def command(args: argparse.Namespace) -> int:
         path = os.path.abspath(args.html)
         report.to_html(path)
         print(f"HTML report written to {path}", file=sys.stderr)
+    if args.latex:
+        path = os.path.abspath(args.latex)
+        report.to_latex(path)
+        print(f"LaTeX tables written to {path}", file=sys.stderr)
     if args.figures:
         paths = report.save_figures(args.figures, args.figure_format)
         print(f"{len(paths)} figures written to {os.path.abspath(args.figures)}", file=sys.stderr)

@@ -202,3 +202,28 @@ def test_console_script_exit_code(db, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "hpablate", "analyze", str(tmp_path / "none.db")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
+
+
+@pytest.mark.parametrize("via", ["sql", "journal", "study"])
+def test_outputs_name_the_objective_by_its_metric_name(tmp_path, capsys, via):
+    import hpablate
+
+    if via == "journal":
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        target = str(tmp_path / "j.log")
+        storage = JournalStorage(JournalFileBackend(target))
+    else:
+        target = storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(storage=storage, study_name="abl", direction="maximize")
+    study.set_metric_names(["val_acc"])
+    _fill(study)
+    if via == "study":
+        r = hpablate.analyze(study)
+        assert r.objective_name == "val_acc" and r"val\_acc (maximize)" in r.to_latex()
+        return
+    code, out, _ = run(capsys, target, "-f", "json")
+    assert code == 0 and json.loads(out)["objective_name"] == "val_acc"
+    code, out, _ = run(capsys, target)
+    assert code == 0 and "val_acc (maximize)" in out and "objective 0" not in out

@@ -27,7 +27,7 @@ def render_html(r: AnalysisReport) -> str:
     """The self-contained HTML page of a report (plotly.js inline, no external resources)."""
     esc = html.escape
     parts = [
-        f"<h1>Analysis of study “{esc(r.study_name)}” — objective {r.objective} ({esc(r.direction)})</h1>",
+        f"<h1>Analysis of study “{esc(r.study_name)}” — {esc(r._objective_label())} ({esc(r.direction)})</h1>",
         f"<p>Design: {esc(r.design or 'plain Optuna study')}. Trials: {esc(counts_text(r.counts))}.</p>",
     ]
     if r.summary:

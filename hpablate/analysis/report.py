@@ -26,11 +26,14 @@ from hpablate.analysis.load import StudyData
 from hpablate.analysis.shapley import analyze_shapley
 from hpablate.analysis.structural import analyze_structural
 from hpablate.errors import UsageError
-from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, pivot_frame, to_builtin
+from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, objective_label, pivot_frame, to_builtin
 from hpablate.render._safe_text import markdown_cell, strip_controls
 from hpablate.render.figures import FigureData, figure_data
 
-__all__ = ["AnalysisReport", "ObjectiveIndexError", "analyze_data"]
+__all__ = ["AnalysisReport", "JSON_SCHEMA", "ObjectiveIndexError", "analyze_data"]
+
+#: Names the layout of :meth:`AnalysisReport.to_json` (documented in the README); bumped on a change.
+JSON_SCHEMA = "hpablate.analysis/1"
 
 
 @dataclass
@@ -86,6 +89,8 @@ class AnalysisReport:
     shapley_interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     log_params: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: The objective's name from Optuna's ``study.metric_names`` (None when the study names none).
+    objective_name: str | None = None
     _figure_data: dict[str, FigureData] | None = field(default=None, repr=False)
     _figures: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -108,7 +113,8 @@ class AnalysisReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: metadata, summary, notes and every table as a list of records."""
         out: dict[str, Any] = {
-            "study": self.study_name, "objective": self.objective, "direction": self.direction,
+            "schema": JSON_SCHEMA, "study": self.study_name, "objective": self.objective,
+            "objective_name": self.objective_name, "direction": self.direction,
             "design": self.design, "counts": self.counts, "summary": self.summary, "notes": self.notes,
         }
         for name, t in self.tables().items():
@@ -152,7 +158,7 @@ class AnalysisReport:
         """The report as Markdown (summary, notes and tables), for papers and READMEs."""
         esc = markdown_cell
         name = esc(self.study_name).replace("`", "'")
-        lines = [f"# Analysis of study `{name}` (objective {self.objective}, {self.direction})", ""]
+        lines = [f"# Analysis of study `{name}` ({esc(self._objective_label())}, {self.direction})", ""]
         lines += [f"Design: {esc(self.design or 'plain Optuna study')}; trials: " + counts_text(self.counts), ""]
         if self.summary:
             lines += ["## Summary", ""] + [f"- {esc(s)}" for s in self.summary] + [""]
@@ -182,7 +188,7 @@ class AnalysisReport:
 
     def to_text(self) -> str:
         """Plain-text tables for a terminal."""
-        parts = [f"study {self.study_name!r}, objective {self.objective} ({self.direction}), "
+        parts = [f"study {self.study_name!r}, {self._objective_label()} ({self.direction}), "
                  f"design: {self.design or 'plain Optuna'}; trials: {counts_text(self.counts)}", ""]
         if self.summary:
             parts += ["Summary:"] + [f"  * {s}" for s in self.summary] + [""]
@@ -231,7 +237,7 @@ class AnalysisReport:
         return text
 
     def _objective_label(self) -> str:
-        return f"objective {self.objective}"
+        return objective_label(self.objective, self.objective_name)
 
     @property
     def figure_data(self) -> dict[str, FigureData]:
@@ -333,6 +339,8 @@ def analyze_data(
         timings[name] = time.perf_counter() - t
     report = _package(inp, results, alpha)
     report.timings = {**timings, "total": time.perf_counter() - start}
+    names = data.metric_names or []
+    report.objective_name = str(names[objective]) if objective < len(names) else None
     return report
 
 

@@ -16,6 +16,17 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
+def objective_label(index: int, name: str | None = None) -> str:
+    """How outputs name an objective: its metric name when the study has one.
+
+    Examples
+    --------
+    >>> objective_label(0, "val_loss"), objective_label(1)
+    ('val_loss', 'objective 1')
+    """
+    return name if name else f"objective {index}"
+
+
 def fmt_value(v: Any) -> str:
     """Short human form of a parameter value."""
     v = _plain(v)

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol, Union
 import numpy as np
 import pandas as pd
 
-from hpablate.render._tables import fmt_value
+from hpablate.render._tables import fmt_value, objective_label
 
 BETTER = "better"
 WORSE = "worse"
@@ -150,7 +150,7 @@ def figure_data(r: ReportTables) -> dict[str, FigureData]:
     Names: ``tornado``, ``oat``, ``interaction: a × b``, ``importance: <method> <kind>``,
     ``morris``, ``structural``.
     """
-    y_label = f"objective {r.objective} ({r.direction})"
+    y_label = f"{objective_label(r.objective, getattr(r, 'objective_name', None))} ({r.direction})"
     maximize = r.direction == "maximize"
     out: dict[str, FigureData] = {}
     effects = _get_effects_info(r.effects, y_label, maximize, r.log_params)

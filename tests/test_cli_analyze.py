@@ -82,7 +82,8 @@ def test_formats(db, capsys):
     code, out, _ = run(capsys, f"sqlite:///{db}", "--study", "abl", "-f", "json")
     d = json.loads(out)
     assert code == 0 and d["study"] == "abl" and d["counts"]["used"] == 12 and d["schema"] == "hpablate.analysis/1"
-    assert {"objective", "objective_name", "direction", "design", "notes", "summary", "effects", "importances"} <= set(d)
+    keys = {"objective", "objective_name", "direction", "design", "notes", "summary", "effects", "importances"}
+    assert keys <= set(d)
     assert {r["param"] for r in d["effects"]} == {"lr", "norm"}
     code, out, _ = run(capsys, f"sqlite:///{db}", "--format", "csv")
     assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 5  # effects: lr 3 levels, norm 2

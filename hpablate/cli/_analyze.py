@@ -3,7 +3,8 @@
 ``hpablate analyze STORAGE [--study NAME] [--objective N] [-f table|csv|json|markdown]
 [--table NAME | --out-dir DIR] [--html report.html] [--latex tables.tex]
 [--figures DIR [--figure-format pdf|svg|png]]``. ``-f csv`` prints one tidy table (``--table``,
-default ``effects``); ``--out-dir`` writes every table as ``DIR/<table>.csv`` instead. STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
+default ``effects``); ``--out-dir`` writes every table as ``DIR/<table>.csv`` instead.
+STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
 ``mysql+pymysql://…``, ``redis://…``) or a journal file path, as the ``optuna`` CLI guesses it;
 it may be left out when ``--storage`` or the ``OPTUNA_STORAGE`` environment variable gives it.
 The storage is never written: no table is created, nothing migrated, no file made.

@@ -81,17 +81,36 @@ def test_table_output_and_the_db_is_untouched(db, capsys, tmp_path):
 def test_formats(db, capsys):
     code, out, _ = run(capsys, f"sqlite:///{db}", "--study", "abl", "-f", "json")
     d = json.loads(out)
-    assert code == 0 and d["study"] == "abl" and d["counts"]["used"] == 12
+    assert code == 0 and d["study"] == "abl" and d["counts"]["used"] == 12 and d["schema"] == "hpablate.analysis/1"
+    keys = {"objective", "objective_name", "direction", "design", "notes", "summary", "effects", "importances"}
+    assert keys <= set(d)
     assert {r["param"] for r in d["effects"]} == {"lr", "norm"}
     code, out, _ = run(capsys, f"sqlite:///{db}", "--format", "csv")
-    sections = {}
-    for block in out.strip().split("\n\n"):
-        name, _, body = block.partition("\n")
-        sections[name.lstrip("# ")] = pd.read_csv(io.StringIO(body))
-    assert code == 0 and {"effects", "structural", "importances"} <= set(sections)
-    assert len(sections["effects"]) == 5  # lr: 3 levels; norm: 2 levels
+    assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 5  # effects: lr 3 levels, norm 2
+    code, out, _ = run(capsys, f"sqlite:///{db}", "-f", "csv", "--table", "importances")
+    assert code == 0 and {"method", "param", "importance"} <= set(pd.read_csv(io.StringIO(out)).columns)
     code, out, _ = run(capsys, str(db), "--format", "markdown")
     assert code == 0 and out.startswith("# Analysis of study `abl`") and "| param |" in out
+
+
+def test_csv_out_dir_writes_one_file_per_table(db, capsys, tmp_path):
+    code, out, err = run(capsys, f"sqlite:///{db}", "--out-dir", tmp_path / "csv")
+    files = {p.stem: pd.read_csv(p) for p in (tmp_path / "csv").glob("*.csv")}
+    assert code == 0 and out == "" and {"effects", "structural", "importances"} <= set(files)
+    assert len(files["effects"]) == 5 and "CSV tables written" in err
+
+
+def test_csv_of_an_empty_table_says_why(tmp_path, capsys):
+    path = tmp_path / "one.db"
+    study = optuna.create_study(storage=f"sqlite:///{path}")
+    study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)},
+                                              value=1.0))
+    code, out, err = run(capsys, f"sqlite:///{path}", "-f", "csv")
+    assert code == 2 and out == "" and "effects table is empty (1 trial used" in err
+    code, out, err = run(capsys, f"sqlite:///{path}", "--out-dir", tmp_path / "csv")
+    assert code == 2 and "nothing to write" in err
+    code, _, err = run(capsys, f"sqlite:///{path}", "-f", "csv", "--table", "nope")
+    assert code == 2 and "no table 'nope'; choose from effects" in err
 
 
 def test_html_report(db, capsys, tmp_path):
@@ -185,3 +204,28 @@ def test_console_script_exit_code(db, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "hpablate", "analyze", str(tmp_path / "none.db")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
+
+
+@pytest.mark.parametrize("via", ["sql", "journal", "study"])
+def test_outputs_name_the_objective_by_its_metric_name(tmp_path, capsys, via):
+    import hpablate
+
+    if via == "journal":
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        target = str(tmp_path / "j.log")
+        storage = JournalStorage(JournalFileBackend(target))
+    else:
+        target = storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(storage=storage, study_name="abl", direction="maximize")
+    study.set_metric_names(["val_acc"])
+    _fill(study)
+    if via == "study":
+        r = hpablate.analyze(study)
+        assert r.objective_name == "val_acc" and r"val\_acc (maximize)" in r.to_latex()
+        return
+    code, out, _ = run(capsys, target, "-f", "json")
+    assert code == 0 and json.loads(out)["objective_name"] == "val_acc"
+    code, out, _ = run(capsys, target)
+    assert code == 0 and "val_acc (maximize)" in out and "objective 0" not in out

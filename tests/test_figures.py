@@ -96,6 +96,21 @@ def test_heatmap_colours_follow_the_direction():
     assert r.figures["interaction: lr × batch_size"].data[0].reversescale is True
 
 
+def test_interaction_lines_show_the_grid_means_per_level(tmp_path):
+    from test_analysis_interactions import grid_study
+
+    from hpablate.render.figures import InteractionLinesFigureData, matplotlib_figure
+
+    r = hpablate.analyze(grid_study()[0])
+    t = r.interaction_tables["lr × batch_size"]
+    d = r.figure_data["interaction lines: lr × batch_size"]
+    assert isinstance(d, InteractionLinesFigureData) and d.table == "interactions"
+    assert d.x == ["16", "64", "256"] and len(d.lines) == len(t.index) and np.allclose(d.means, t.to_numpy())
+    fig = r.figures["interaction lines: lr × batch_size"]
+    assert len(fig.data) == len(t.index) and list(fig.data[0].y) == d.means[0]
+    assert len(matplotlib_figure(d).axes[0].lines) == len(t.index)
+
+
 _MAGIC = {"pdf": b"%PDF", "png": b"\x89PNG\r\n\x1a\n"}
 
 

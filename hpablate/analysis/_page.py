@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 from hpablate.analysis._input import counts_text
-from hpablate.render import figure_div, fmt_pivot, html_page, html_table
+from hpablate.render import figure_div, html_page, html_table, pivot_frame
 from hpablate.render.figures import by_table
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def render_html(r: AnalysisReport) -> str:
     """The self-contained HTML page of a report (plotly.js inline, no external resources)."""
     esc = html.escape
     parts = [
-        f"<h1>Analysis of study “{esc(r.study_name)}” — objective {r.objective} ({esc(r.direction)})</h1>",
+        f"<h1>Analysis of study “{esc(r.study_name)}” — {esc(r._objective_label())} ({esc(r.direction)})</h1>",
         f"<p>Design: {esc(r.design or 'plain Optuna study')}. Trials: {esc(counts_text(r.counts))}.</p>",
     ]
     if r.summary:
@@ -45,7 +45,7 @@ def render_html(r: AnalysisReport) -> str:
         parts.append(fig_html(figures_of.get(key, [])))
         if key == "interactions":
             for k, pv in r.interaction_tables.items():
-                d = fmt_pivot(pv).reset_index()
+                d = pivot_frame(pv)
                 parts.append(f"<h3>Mean objective, {esc(k)}</h3>" + html_table(d, d.astype(str)))
         parts.append(html_table(t, t))
     if r.marginal_tables:

@@ -19,6 +19,9 @@ import pandas as pd
 from hpablate.analysis._study_data import from_frozen_trials, listing_table, one_line, pick_study, redact
 from hpablate.errors import StorageError, StudyNotFoundError
 
+#: Where Optuna keeps ``study.metric_names`` (a study system attribute).
+METRIC_NAMES_KEY = "study:metric_names"
+
 
 def read_via_optuna(storage: Any, study_name: str | None, listing: bool = False) -> Any:
     summaries = storage.get_all_studies()
@@ -36,9 +39,11 @@ def read_via_optuna(storage: Any, study_name: str | None, listing: bool = False)
     row = pick_study(table, study_name)
     sid = int(row["study_id"])
     trials = storage.get_all_trials(sid, deepcopy=False)
-    return from_frozen_trials(
+    data = from_frozen_trials(
         str(row["name"]), list(row["directions"]), trials, storage.get_study_user_attrs(sid), "optuna"
     )
+    data.metric_names = storage.get_study_system_attrs(sid).get(METRIC_NAMES_KEY)
+    return data
 
 
 def read_journal(path: str, study_name: str | None, listing: bool = False) -> Any:

@@ -211,7 +211,7 @@ def _read_sql(conn: Any, study_name: str | None, url: str, sqlite_path: str | No
         "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :sid",
         sid,
     )
-    return _assemble(
+    data = _assemble(
         name=str(row["name"]),
         directions=list(row["directions"]),
         user_attrs=user_attrs,
@@ -220,12 +220,20 @@ def _read_sql(conn: Any, study_name: str | None, url: str, sqlite_path: str | No
         params=params,
         attrs=attrs,
     )
+    data.metric_names = _metric_names(conn, sid)
+    return data
 
 
 def _select(conn: Any, sql: str, sid: int) -> list[tuple]:
     import sqlalchemy
 
     return [tuple(r) for r in conn.execute(sqlalchemy.text(sql), {"sid": sid}).fetchall()]
+
+
+def _metric_names(conn: Any, sid: int) -> list[str] | None:
+    rows = _select(conn, "SELECT s.value_json FROM study_system_attributes s "
+                         "WHERE s.study_id = :sid AND s.key = 'study:metric_names'", sid)
+    return loads_json(rows[0][0]) if rows else None
 
 
 def _study_attrs(conn: Any, sid: int) -> dict[str, Any]:

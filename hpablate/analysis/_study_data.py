@@ -45,6 +45,8 @@ class StudyData:
         How the data was read (``"sql"``, ``"optuna"``, ``"study"``), for reports.
     notes : list of str
         Anything worth telling the reader about the data (conflicting distributions…).
+    metric_names : list of str or None
+        Optuna's ``study.metric_names`` (system attribute ``study:metric_names``), when set.
     """
 
     name: str
@@ -54,6 +56,7 @@ class StudyData:
     user_attrs: dict[str, Any] = field(default_factory=dict)
     source: str = "study"
     notes: list[str] = field(default_factory=list)
+    metric_names: list[str] | None = None
 
     @property
     def param_names(self) -> list[str]:

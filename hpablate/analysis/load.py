@@ -88,13 +88,15 @@ def _read(storage: Any, study_name: str | None, listing: bool) -> Any:
             n_complete = sum(t.state.name == "COMPLETE" for t in trials)
             return pd.DataFrame({"name": [storage.study_name], "directions": [directions],
                                  "n_trials": [len(trials)], "n_complete": [n_complete]})
-        return from_frozen_trials(
+        data = from_frozen_trials(
             storage.study_name,
             [d.name.lower() for d in storage.directions],
             storage.get_trials(deepcopy=False),
             storage.user_attrs,
             source="study",
         )
+        data.metric_names = storage.metric_names
+        return data
     if isinstance(storage, optuna.storages.BaseStorage):
         return read_via_optuna(storage, study_name, listing)
     if not isinstance(storage, (str, os.PathLike)):

@@ -26,10 +26,15 @@ from hpablate.analysis.load import StudyData
 from hpablate.analysis.shapley import analyze_shapley
 from hpablate.analysis.power import SEEDS_COLUMNS, analyze_power
 from hpablate.analysis.structural import analyze_structural
-from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, to_builtin
+from hpablate.errors import UsageError
+from hpablate.render import fmt_pivot, fmt_table, fmt_value, md_table, objective_label, pivot_frame, to_builtin
+from hpablate.render._safe_text import markdown_cell, strip_controls
 from hpablate.render.figures import FigureData, figure_data
 
-__all__ = ["AnalysisReport", "ObjectiveIndexError", "analyze_data"]
+__all__ = ["AnalysisReport", "JSON_SCHEMA", "ObjectiveIndexError", "analyze_data"]
+
+#: Names the layout of :meth:`AnalysisReport.to_json` (documented in the README); bumped on a change.
+JSON_SCHEMA = "hpablate.analysis/1"
 
 
 @dataclass
@@ -90,6 +95,8 @@ class AnalysisReport:
     shapley_interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     log_params: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: The objective's name from Optuna's ``study.metric_names`` (None when the study names none).
+    objective_name: str | None = None
     _figure_data: dict[str, FigureData] | None = field(default=None, repr=False)
     interaction_counts: dict[str, pd.DataFrame] = field(default_factory=dict)
     seeds_needed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEEDS_COLUMNS))
@@ -115,7 +122,8 @@ class AnalysisReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: metadata, summary, notes and every table as a list of records."""
         out: dict[str, Any] = {
-            "study": self.study_name, "objective": self.objective, "direction": self.direction,
+            "schema": JSON_SCHEMA, "study": self.study_name, "objective": self.objective,
+            "objective_name": self.objective_name, "direction": self.direction,
             "design": self.design, "counts": self.counts, "summary": self.summary, "notes": self.notes,
         }
         for name, t in self.tables().items():
@@ -125,13 +133,32 @@ class AnalysisReport:
         out["marginal_tables"] = {k: _records(v) for k, v in self.marginal_tables.items()}
         return to_builtin(out)
 
-    def to_csv(self) -> str:
-        """Every non-empty table as CSV, each under a ``# name`` line, then the mean tables."""
-        parts = [f"# {name}\n" + t.to_csv(index=False) for name, t in self.tables().items() if len(t)]
-        text = "\n".join(parts)
-        for k, t in self.interaction_tables.items():
-            text += f"\n# mean table {k}\n" + t.to_csv()
-        return text
+    def to_csv(self, table: str = "effects") -> str:
+        """One table of :meth:`tables` as tidy CSV that ``pandas.read_csv`` loads (see :meth:`save_csv`).
+
+        Text cells are made safe for spreadsheets (a leading ``=``, ``+``, ``-``, ``@`` is quoted);
+        numbers stay numbers. An empty table gives its header row only.
+
+        Raises
+        ------
+        UsageError
+            ``table`` is not one of the report's tables.
+        """
+        from hpablate.render._csv import csv_text
+
+        return csv_text(self._table(table))
+
+    def save_csv(self, directory: str | Path) -> list[Path]:
+        """Write every non-empty table as ``<name>.csv`` to ``directory``; returns the paths written."""
+        from hpablate.render._csv import write_csvs
+
+        return write_csvs(self.tables(), directory)
+
+    def _table(self, name: str) -> pd.DataFrame:
+        tables = self.tables()
+        if name not in tables:
+            raise UsageError(f"no table {name!r}; choose from {', '.join(tables)}")
+        return tables[name]
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text (numpy scalars cast, NaN as null)."""
@@ -139,18 +166,20 @@ class AnalysisReport:
 
     def to_markdown(self) -> str:
         """The report as Markdown (summary, notes and tables), for papers and READMEs."""
-        lines = [f"# Analysis of study `{self.study_name}` (objective {self.objective}, {self.direction})", ""]
-        lines += [f"Design: {self.design or 'plain Optuna study'}; trials: " + counts_text(self.counts), ""]
+        esc = markdown_cell
+        name = esc(self.study_name).replace("`", "'")
+        lines = [f"# Analysis of study `{name}` ({esc(self._objective_label())}, {self.direction})", ""]
+        lines += [f"Design: {esc(self.design or 'plain Optuna study')}; trials: " + counts_text(self.counts), ""]
         if self.summary:
-            lines += ["## Summary", ""] + [f"- {s}" for s in self.summary] + [""]
+            lines += ["## Summary", ""] + [f"- {esc(s)}" for s in self.summary] + [""]
         if self.notes:
-            lines += ["## Notes", ""] + [f"- {s}" for s in self.notes] + [""]
+            lines += ["## Notes", ""] + [f"- {esc(s)}" for s in self.notes] + [""]
         for _, title, t in self._display_tables():
             lines += [f"## {title}", "", md_table(t), ""]
-        for k, t in {**self.interaction_tables}.items():
-            lines += [f"### Mean {k}", "", md_table(t.reset_index()), ""]
+        for k, t in self.interaction_tables.items():
+            lines += [f"### Mean {esc(k)}", "", md_table(pivot_frame(t)), ""]
             if k in self.interaction_counts:
-                lines += [f"### Trials per cell, {k}", "", md_table(self.interaction_counts[k].reset_index()), ""]
+                lines += [f"### Trials per cell, {esc(k)}", "", md_table(pivot_frame(self.interaction_counts[k])), ""]
         return "\n".join(lines)
 
     def _display_tables(self) -> list[tuple[str, str, pd.DataFrame]]:
@@ -172,7 +201,7 @@ class AnalysisReport:
 
     def to_text(self) -> str:
         """Plain-text tables for a terminal."""
-        parts = [f"study {self.study_name!r}, objective {self.objective} ({self.direction}), "
+        parts = [f"study {self.study_name!r}, {self._objective_label()} ({self.direction}), "
                  f"design: {self.design or 'plain Optuna'}; trials: {counts_text(self.counts)}", ""]
         if self.summary:
             parts += ["Summary:"] + [f"  * {s}" for s in self.summary] + [""]
@@ -184,7 +213,46 @@ class AnalysisReport:
                 parts += [f"-- trials per cell, {k} --", self.interaction_counts[k].to_string(), ""]
         if self.notes:
             parts += ["Notes:"] + [f"  - {s}" for s in self.notes]
-        return "\n".join(parts)
+        return strip_controls("\n".join(parts))
+
+    def to_latex(self, path: str | Path | None = None, *, standalone: bool = False) -> str:
+        """Every non-empty table as a booktabs LaTeX table, for a paper.
+
+        Estimates show ``± CI`` half-widths, rounded to two significant digits of the half-width
+        (the row's means likewise); the Holm p carries ``*``/``**``/``***``; importances show their
+        spread over trees; text is escaped. Tables added to :meth:`tables` are included as they come.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Where to write it; the text is returned either way.
+        standalone : bool
+            A whole ``article`` document instead of a fragment (which needs ``\\usepackage{booktabs}``).
+
+        Examples
+        --------
+        >>> import optuna, hpablate
+        >>> study = optuna.create_study()
+        >>> dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+        >>> for i in range(20):
+        ...     study.add_trial(optuna.trial.create_trial(params={"x": i / 20}, distributions=dist, value=i / 20))
+        >>> tex = hpablate.analyze(study).to_latex()
+        >>> tex.count(r"\\begin{tabular}") == tex.count(r"\\end{tabular}") >= 1
+        True
+        """
+        from hpablate.render._latex import booktabs_table, latex_fragment, latex_frame
+
+        titles = {key: title for key, title, _ in self._display_tables()}
+        parts = [booktabs_table(latex_frame(t), f"{titles.get(name, name)} -- {self.study_name}, "
+                                f"{self._objective_label()} ({self.direction})", f"hpablate-{name}")
+                 for name, t in self.tables().items() if len(t)]
+        text = latex_fragment(f"hpablate analysis of study {self.study_name}", parts, standalone)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def _objective_label(self) -> str:
+        return objective_label(self.objective, self.objective_name)
 
     @property
     def figure_data(self) -> dict[str, FigureData]:
@@ -293,6 +361,8 @@ def analyze_data(
         timings[name] = time.perf_counter() - t
     report = _package(inp, results, alpha)
     report.timings = {**timings, "total": time.perf_counter() - start}
+    names = data.metric_names or []
+    report.objective_name = str(names[objective]) if objective < len(names) else None
     return report
 
 

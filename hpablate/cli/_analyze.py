@@ -1,8 +1,10 @@
 """``hpablate analyze``: print the analysis of a study, read-only.
 
 ``hpablate analyze STORAGE [--study NAME] [--objective N] [-f table|csv|json|markdown]
-[--html report.html] [--figures DIR [--figure-format pdf|svg|png]] [--margin δ] [--mde X]
-[--failures verdict|worst]``. STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
+[--table NAME | --out-dir DIR] [--html report.html] [--latex tables.tex]
+[--figures DIR [--figure-format pdf|svg|png]] [--margin δ] [--mde X] [--failures verdict|worst]``.
+``-f csv`` prints one tidy table (``--table``, default ``effects``); ``--out-dir`` writes every
+table as ``DIR/<table>.csv`` instead. STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
 ``mysql+pymysql://…``, ``redis://…``) or a journal file path, as the ``optuna`` CLI guesses it;
 it may be left out when ``--storage`` or the ``OPTUNA_STORAGE`` environment variable gives it.
 The storage is never written: no table is created, nothing migrated, no file made.
@@ -35,7 +37,13 @@ def add_parser(subparsers: Any) -> None:
                    help="study name (needed when the storage holds several)")
     p.add_argument("--objective", type=int, default=0, metavar="N", help="objective index (default 0)")
     add_format_option(p)
+    p.add_argument("--table", default=None, metavar="NAME",
+                   help="with -f csv: the table to print (effects, interactions, importances, structural, …; "
+                        "default effects)")
+    p.add_argument("--out-dir", default=None, metavar="DIR", help="write every non-empty table as DIR/<table>.csv")
     p.add_argument("--html", default=None, metavar="PATH", help="also write a self-contained HTML report")
+    p.add_argument("--latex", default=None, metavar="PATH",
+                   help="also write every table as booktabs LaTeX (a fragment; needs \\usepackage{booktabs})")
     p.add_argument("--figures", default=None, metavar="DIR", help="also write every figure as a static file to DIR")
     p.add_argument("--figure-format", choices=("pdf", "svg", "png"), default="pdf", help="format of --figures (default pdf)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm-corrected; default 0.05)")
@@ -84,16 +92,58 @@ def command(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         report = analyze_data(data, args.objective, alpha=args.alpha, seed=args.seed, margin=args.margin,
                               mde=args.mde, failures=args.failures)
-    if args.html and os.path.isdir(args.html):
-        raise UsageError(f"--html {args.html!r} is a directory")
+    for flag, path in (("--html", args.html), ("--latex", args.latex)):
+        if path and os.path.isdir(path):
+            raise UsageError(f"{flag} {path!r} is a directory")
     if args.figures and os.path.exists(args.figures) and not os.path.isdir(args.figures):
         raise UsageError(f"--figures {args.figures!r} is a file, not a directory")
-    sys.stdout.write(format_output(report, args.format))
+    if args.table is not None and args.format != "csv":
+        raise UsageError("--table goes with -f csv (the other formats hold every table)")
+    if args.out_dir and args.table is not None:
+        raise UsageError("give --table (one CSV on stdout) or --out-dir (every table), not both")
+    if args.out_dir:
+        _write_csvs(report, args.out_dir)
+    else:
+        sys.stdout.write(_formatted(report, args.format, args.table))
     if args.html:
         path = os.path.abspath(args.html)
         report.to_html(path)
         print(f"HTML report written to {path}", file=sys.stderr)
+    if args.latex:
+        path = os.path.abspath(args.latex)
+        report.to_latex(path)
+        print(f"LaTeX tables written to {path}", file=sys.stderr)
     if args.figures:
         paths = report.save_figures(args.figures, args.figure_format)
         print(f"{len(paths)} figures written to {os.path.abspath(args.figures)}", file=sys.stderr)
     return 0
+
+
+def _formatted(report: Any, fmt: str, table: str | None) -> str:
+    """The report in ``fmt``; for CSV, one table, which must have rows (else a UsageError says why)."""
+    if fmt != "csv":
+        return format_output(report, fmt)
+    name = table or "effects"
+    if not len(report._table(name)):
+        raise UsageError(f"the {name} table is empty{_why_empty(report)}; "
+                         f"tables with rows: {', '.join(_filled(report)) or 'none'}")
+    return format_output(report, fmt, table=name)
+
+
+def _write_csvs(report: Any, directory: str) -> None:
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise UsageError(f"--out-dir {directory!r} is a file, not a directory")
+    if not _filled(report):
+        raise UsageError(f"no table has rows, nothing to write{_why_empty(report)}")
+    paths = report.save_csv(directory)
+    print(f"{len(paths)} CSV tables written to {os.path.abspath(directory)}", file=sys.stderr)
+
+
+def _filled(report: Any) -> list[str]:
+    return [k for k, t in report.tables().items() if len(t)]
+
+
+def _why_empty(report: Any) -> str:
+    used = report.counts.get("used", 0)
+    note = f"; {report.notes[0]}" if report.notes else ""
+    return f" ({used} trial{'s' if used != 1 else ''} used{note})"

@@ -21,8 +21,10 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--format", choices=FORMATS, default="table", help="output format (default: table)")
 
 
-def format_output(obj: Any, fmt: str) -> str:
+def format_output(obj: Any, fmt: str, *, table: str | None = None) -> str:
     """The text of ``obj`` in format ``fmt`` (one of :data:`FORMATS`), ending in a newline.
+
+    ``table`` names the one table of a report that ``csv`` writes (its ``to_csv(table)``).
 
     Examples
     --------
@@ -36,17 +38,20 @@ def format_output(obj: Any, fmt: str) -> str:
     if isinstance(obj, pd.DataFrame):
         text = _frame(obj, fmt)
     else:
-        text = {"table": obj.to_text, "csv": obj.to_csv, "json": obj.to_json, "markdown": obj.to_markdown}[fmt]()
+        csv = (lambda: obj.to_csv(table)) if table is not None else obj.to_csv
+        text = {"table": obj.to_text, "csv": csv, "json": obj.to_json, "markdown": obj.to_markdown}[fmt]()
     return text if text.endswith("\n") else text + "\n"
 
 
 def _frame(t: pd.DataFrame, fmt: str) -> str:
     from hpablate.render import md_table, to_builtin
+    from hpablate.render._csv import csv_text
+    from hpablate.render._safe_text import strip_controls
 
     if fmt == "json":
         return json.dumps(to_builtin(t.to_dict(orient="records")))
     if fmt == "csv":
-        return t.to_csv(index=False)
+        return csv_text(t)
     if fmt == "markdown":
         return md_table(t)
-    return t.to_string(index=False)
+    return strip_controls(t.to_string(index=False))

@@ -6,16 +6,21 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from hpablate.render._safe_text import strip_controls
+
 
 def html_page(title: str, css: str, body: Sequence[str], footer: str) -> str:
-    """A complete HTML document: ``title``, the ``css``, plotly.js inline, the ``body`` parts, a footer."""
+    """A complete HTML document: ``title``, the ``css``, plotly.js inline, the ``body`` parts, a footer.
+
+    Control characters of the (escaped) title and body are shown as ``\\xNN``; plotly.js is kept as is.
+    """
     from plotly.offline import get_plotlyjs
 
     return "\n".join([
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>{css}</style>",
+        f"<title>{strip_controls(html.escape(title))}</title><style>{css}</style>",
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
-        *body,
+        *map(strip_controls, body),
         f"<p style='color:#888;font-size:.8em'>{html.escape(footer)}</p></body></html>",
     ])
 

@@ -9,9 +9,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpablate.render._safe_text import markdown_cell
+
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
+
+
+def objective_label(index: int, name: str | None = None) -> str:
+    """How outputs name an objective: its metric name when the study has one.
+
+    Examples
+    --------
+    >>> objective_label(0, "val_loss"), objective_label(1)
+    ('val_loss', 'objective 1')
+    """
+    return name if name else f"objective {index}"
 
 
 def fmt_value(v: Any) -> str:
@@ -24,7 +37,7 @@ def fmt_value(v: Any) -> str:
 
 def fmt_cell(v: Any, col: str = "") -> str:
     if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else ""
+        return "yes" if v else "no"
     if v is None:
         return ""
     if isinstance(v, (float, np.floating)):
@@ -44,12 +57,20 @@ def fmt_table(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def md_table(t: pd.DataFrame) -> str:
+    """A Markdown table; every cell and heading goes through :func:`markdown_cell` (text is data).
+
+    Examples
+    --------
+    >>> print(md_table(pd.DataFrame({"name": ["<b>x</b>"], "n": [3]})))
+    | name | n |
+    |---|---|
+    | &lt;b&gt;x&lt;/b&gt; | 3 |
+    """
     d = t if all(isinstance(c, str) for c in t.columns) and t.dtypes.eq(object).all() else fmt_table(t)
-    cols = [str(c) for c in d.columns]
-    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
-    lines = ["| " + " | ".join(map(esc, cols)) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in d.itertuples(index=False):
-        lines.append("| " + " | ".join(esc(fmt_cell(v)) if not isinstance(v, str) else esc(v) for v in row) + " |")
+    cols = [markdown_cell(str(c)) for c in d.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in d.itertuples(index=False, name=None):
+        lines.append("| " + " | ".join(markdown_cell(v if isinstance(v, str) else fmt_cell(v)) for v in row) + " |")
     return "\n".join(lines)
 
 
@@ -71,6 +92,26 @@ def fmt_pivot(t: pd.DataFrame) -> pd.DataFrame:
     out.index.name = t.index.name
     out.columns = [fmt_value(v) for v in t.columns]
     return out
+
+
+def pivot_frame(t: pd.DataFrame) -> pd.DataFrame:
+    """A formatted two-way mean table as a flat frame: the row labels become its first column.
+
+    That column is named ``"<rows> \\ <columns>"`` rather than after the row parameter, because a
+    choice of the column parameter may carry that name (``reset_index`` would then fail);
+    duplicate labels are kept as they are.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([[1.0, 2.0]], index=pd.Index(["relu"], name="act"),
+    ...                  columns=pd.Index(["act", "dropout"], name="dropout"))
+    >>> pivot_frame(t).columns.tolist()
+    ['act \\\\ dropout', 'act', 'dropout']
+    """
+    f = fmt_pivot(t)
+    corner = f"{t.index.name} \\ {t.columns.name}"
+    rows = [[label, *vals] for label, vals in zip(f.index, f.to_numpy().tolist())]
+    return pd.DataFrame(rows, columns=[corner, *f.columns], dtype=object)
 
 
 def to_builtin(x: Any) -> Any:

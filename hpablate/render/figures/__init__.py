@@ -23,6 +23,7 @@ from hpablate.render.figures._data import (
     FigureData,
     ImportanceFigureData,
     InteractionFigureData,
+    InteractionLinesFigureData,
     MorrisFigureData,
     ReportTables,
     StructuralFigureData,
@@ -36,7 +37,8 @@ from hpablate.render.figures._plotly import plotly_figure, plotly_figures
 
 __all__ = [
     "BASELINE", "BETTER", "COLOURS", "FORMATS", "NEUTRAL", "WORSE", "EffectsFigureData", "EffectsPanel",
-    "FigureData", "ImportanceFigureData", "InteractionFigureData", "MorrisFigureData", "ReportTables",
+    "FigureData", "ImportanceFigureData", "InteractionFigureData", "InteractionLinesFigureData", "MorrisFigureData",
+    "ReportTables",
     "StructuralFigureData", "TornadoFigureData", "by_table", "figure_data", "file_stem", "matplotlib_figure",
     "plotly_figure", "plotly_figures", "role", "save_figures",
 ]

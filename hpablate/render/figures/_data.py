@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol, Union
 import numpy as np
 import pandas as pd
 
-from hpablate.render._tables import fmt_value
+from hpablate.render._tables import fmt_value, objective_label
 
 BETTER = "better"
 WORSE = "worse"
@@ -89,6 +89,22 @@ class InteractionFigureData(NamedTuple):
     table: str = "interactions"
 
 
+class InteractionLinesFigureData(NamedTuple):
+    """The same cells as lines: mean objective over ``x`` levels, one line per ``lines`` level.
+
+    Parallel lines mean no interaction; crossing or fanning lines show one.
+    """
+
+    title: str
+    x_name: str
+    line_name: str
+    y_label: str
+    x: list[str]
+    lines: list[str]
+    means: list[list[float]]
+    table: str = "interactions"
+
+
 class ImportanceFigureData(NamedTuple):
     """One method's importances of one kind (marginal or pairwise), smallest first."""
 
@@ -125,10 +141,10 @@ class StructuralFigureData(NamedTuple):
 
 
 FigureData = Union[EffectsFigureData, TornadoFigureData, InteractionFigureData, ImportanceFigureData,
-                   MorrisFigureData, StructuralFigureData]
+                   MorrisFigureData, StructuralFigureData, InteractionLinesFigureData]
 #: Every kind of figure data, in the order the drawers list their functions.
 FIGURE_TYPES = (EffectsFigureData, TornadoFigureData, InteractionFigureData, ImportanceFigureData, MorrisFigureData,
-                StructuralFigureData)
+                StructuralFigureData, InteractionLinesFigureData)
 
 
 class ReportTables(Protocol):
@@ -147,10 +163,10 @@ class ReportTables(Protocol):
 def figure_data(r: ReportTables) -> dict[str, FigureData]:
     """Every figure the report's tables support, by name, in reading order.
 
-    Names: ``tornado``, ``oat``, ``interaction: a × b``, ``importance: <method> <kind>``,
-    ``morris``, ``structural``.
+    Names: ``tornado``, ``oat``, ``interaction: a × b``, ``interaction lines: a × b``,
+    ``importance: <method> <kind>``, ``morris``, ``structural``.
     """
-    y_label = f"objective {r.objective} ({r.direction})"
+    y_label = f"{objective_label(r.objective, getattr(r, 'objective_name', None))} ({r.direction})"
     maximize = r.direction == "maximize"
     out: dict[str, FigureData] = {}
     effects = _get_effects_info(r.effects, y_label, maximize, r.log_params)
@@ -160,6 +176,7 @@ def figure_data(r: ReportTables) -> dict[str, FigureData]:
     for pair, t in r.interaction_tables.items():
         if t.size:
             out[f"interaction: {pair}"] = _get_interaction_info(pair, t, maximize)
+            out[f"interaction lines: {pair}"] = _get_interaction_lines_info(pair, t, y_label)
     out.update(_get_importance_infos(r.importances))
     if len(r.morris):
         out["morris"] = _get_morris_info(r.morris)
@@ -212,6 +229,14 @@ def _get_interaction_info(pair: str, t: pd.DataFrame, maximize: bool) -> Interac
         title=f"Mean objective: {pair}", x_name=str(t.columns.name), y_name=str(t.index.name),
         x=[fmt_value(v) for v in t.columns], y=[fmt_value(v) for v in t.index],
         z=t.to_numpy(dtype=float).tolist(), higher_is_better=maximize,
+    )
+
+
+def _get_interaction_lines_info(pair: str, t: pd.DataFrame, y_label: str) -> InteractionLinesFigureData:
+    return InteractionLinesFigureData(
+        title=f"Mean objective: {pair} (parallel lines = no interaction)", x_name=str(t.columns.name),
+        line_name=str(t.index.name), y_label=f"mean {y_label}", x=[fmt_value(v) for v in t.columns],
+        lines=[fmt_value(v) for v in t.index], means=t.to_numpy(dtype=float).tolist(),
     )
 
 

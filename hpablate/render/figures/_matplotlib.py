@@ -19,6 +19,7 @@ from hpablate.render.figures._data import (
     FigureData,
     ImportanceFigureData,
     InteractionFigureData,
+    InteractionLinesFigureData,
     MorrisFigureData,
     StructuralFigureData,
     TornadoFigureData,
@@ -167,4 +168,18 @@ def _structural(d: StructuralFigureData) -> Any:
     return fig
 
 
-_DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural)))
+def _interaction_lines(d: InteractionLinesFigureData) -> Any:
+    fig = _figure(3.6)
+    ax = fig.subplots()
+    for label, row in zip(d.lines, d.means):
+        ax.plot(range(len(d.x)), row, marker="o", label=f"{d.line_name}={label}")
+    ax.set_xticks(range(len(d.x)), d.x)
+    ax.set_xlabel(d.x_name)
+    ax.set_ylabel(d.y_label)
+    ax.legend(fontsize=8)
+    ax.set_title(d.title, fontsize=10)
+    return fig
+
+
+_DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural,
+                                _interaction_lines)))

@@ -12,6 +12,7 @@ from hpablate.render.figures._data import (
     FigureData,
     ImportanceFigureData,
     InteractionFigureData,
+    InteractionLinesFigureData,
     MorrisFigureData,
     StructuralFigureData,
     TornadoFigureData,
@@ -119,4 +120,16 @@ def _structural(d: StructuralFigureData) -> Any:
     return fig
 
 
-_DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural)))
+def _interaction_lines(d: InteractionLinesFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Scatter(x=d.x, y=row, mode="lines+markers", name=f"{d.line_name}={label}")
+                     for label, row in zip(d.lines, d.means)])
+    fig.update_layout(title=d.title, xaxis_title=d.x_name, yaxis_title=d.y_label, height=_HEIGHT, margin=_MARGIN,
+                      legend_title_text=d.line_name)
+    fig.update_xaxes(type="category")
+    return fig
+
+
+_DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural,
+                                _interaction_lines)))

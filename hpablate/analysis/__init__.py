@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpablate.analysis.load import StudyData, list_studies
+from hpablate.analysis._input import AnalysisInput, analysis_input
+from hpablate.analysis.load import StudyData, from_frozen_trials, list_studies
 from hpablate.analysis.load import load as read_study
 from hpablate.analysis.power import seeds_needed
 from hpablate.analysis.report import AnalysisReport, ObjectiveIndexError, analyze_data
@@ -97,5 +98,5 @@ def analyze(
     )
 
 
-__all__ = ["AnalysisReport", "ObjectiveIndexError", "StudyData", "analyze", "analyze_data", "list_studies", "read_study",
-           "seeds_needed"]
+__all__ = ["AnalysisInput", "AnalysisReport", "ObjectiveIndexError", "StudyData", "analysis_input", "analyze",
+           "analyze_data", "from_frozen_trials", "list_studies", "read_study", "seeds_needed"]

@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 from optuna.trial import FrozenTrial
 
-from hpablate.analysis._input import AnalysisInput, analysis_input
+from hpablate.analysis import AnalysisInput, analysis_input, from_frozen_trials
 from hpablate.analysis.effects import analyze_effects, baseline_masks
 from hpablate.analysis.importance import analyze_morris, fanova_importances
 from hpablate.analysis.interactions import mean_table
-from hpablate.analysis.load import from_frozen_trials
 from hpablate.errors import NoTrialsError
 from hpablate.space import SearchSpace
 

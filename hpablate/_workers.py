@@ -9,6 +9,7 @@ FAIL ("interrupted") before it exits, so a rerun can take the slot at once.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -28,6 +29,8 @@ from hpablate._storage import open_storage, unwrap
 from hpablate._worker_loop import Objective, WorkerOptions, work
 from hpablate.errors import HpablateError
 from hpablate.samplers._plan_sampler import PlanSampler
+
+_logger = logging.getLogger("hpablate")
 
 #: Seconds the parent waits for interrupted workers to record their trials before killing them.
 _INTERRUPT_WAIT_S = 15.0
@@ -101,6 +104,21 @@ def run_processes(
         _interrupt(procs)
         raise
     _raise_reported(errors_queue)
+    _check_exit_codes([proc.exitcode for proc in procs])
+
+
+def _check_exit_codes(codes: list[int | None]) -> None:
+    """A worker that died without reporting (killed, or its process could not start) is said."""
+    died = [code for code in codes if code not in (0, None)]
+    if died and len(died) == len(codes):
+        raise RuntimeError(
+            f"every worker process died without reporting an error (exit codes {died}); with spawned "
+            "workers (CUDA initialised before hp.run) the calling script needs an "
+            "`if __name__ == '__main__':` guard"
+        )
+    if died:
+        _logger.warning("%d of %d worker processes died (exit codes %s); the others finished the run",
+                        len(died), len(codes), died)
 
 
 def _interrupt(procs: list[Any]) -> None:

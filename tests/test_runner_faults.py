@@ -416,3 +416,12 @@ def _with_timeout(creator):
         return connection
 
     return create
+
+
+def test_workers_that_all_die_silently_make_the_run_fail_loudly():
+    from hpablate._workers import _check_exit_codes
+
+    with pytest.raises(RuntimeError, match="every worker process died"):
+        _check_exit_codes([1, -9])
+    _check_exit_codes([0, -9])  # one died, the other finished the plan: a warning, not an error
+    _check_exit_codes([0, 0])

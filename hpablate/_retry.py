@@ -240,7 +240,30 @@ class RetryingStorage(BaseStorage):
 
 
 def _retry_callable(storage: RetryingStorage, name: str, call: Callable[[], _T]) -> _T:
-    deadline = time.monotonic() + storage._max_wait_s
+    def on_retry() -> None:
+        storage.retries += 1
+        storage._reset()
+
+    return retry_transient(call, name=name, max_wait_s=storage._max_wait_s, on_retry=on_retry)
+
+
+def retry_transient(
+    call: Callable[[], _T], *, name: str, max_wait_s: float = 300.0, on_retry: Callable[[], None] | None = None
+) -> _T:
+    """``call()``, retried with exponential backoff while it fails for a transient reason.
+
+    Examples
+    --------
+    >>> attempts = []
+    >>> def flaky():
+    ...     attempts.append(1)
+    ...     if len(attempts) < 3:
+    ...         raise ConnectionResetError("connection reset by peer")
+    ...     return "stored"
+    >>> retry_transient(flaky, name="write")
+    'stored'
+    """
+    deadline = time.monotonic() + max_wait_s
     delay = 0.05
     while True:
         try:
@@ -248,9 +271,9 @@ def _retry_callable(storage: RetryingStorage, name: str, call: Callable[[], _T])
         except Exception as exc:
             if not is_transient(exc) or time.monotonic() + delay > deadline:
                 raise
-            storage.retries += 1
             _logger.warning("storage call %s failed (%s); retrying in %.2f s", name, _one_line(exc), delay)
-            storage._reset()
+            if on_retry is not None:
+                on_retry()
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 5.0)
 

@@ -40,14 +40,21 @@ def write_trial_user_attrs(
     """
     backend = unwrap(storage)
     if isinstance(backend, RDBStorage):
-        try:
+        from hpablate._retry import retry_transient
+
+        def write() -> None:
             if new_keys:
                 try:
                     _insert_rdb_user_attrs(backend, trial_id, attrs)
                     return
                 except _integrity_error():
-                    pass  # a key existed (the insert was rolled back): upsert below
+                    pass  # a key existed (the insert was rolled back, or stored before a lost ack)
             _upsert_rdb_user_attrs(backend, trial_id, attrs)
+
+        try:
+            # The direct write bypasses the worker's retrying storage: retry dropped connections
+            # and "database is locked" here too.
+            retry_transient(write, name="write_trial_user_attrs")
             return
         except (ImportError, AttributeError, TypeError):  # private API moved: use the public one
             pass

@@ -425,3 +425,24 @@ def test_workers_that_all_die_silently_make_the_run_fail_loudly():
         _check_exit_codes([1, -9])
     _check_exit_codes([0, -9])  # one died, the other finished the plan: a warning, not an error
     _check_exit_codes([0, 0])
+
+
+def test_the_direct_record_write_retries_a_locked_database(tmp_path, monkeypatch):
+    """The record goes to the RDB in one INSERT, past the retrying storage: it must retry too."""
+    import sqlalchemy.exc
+
+    from hpablate import _storage
+
+    study = optuna.create_study(storage=_storage.open_storage(f"sqlite:///{tmp_path / 'l.db'}"))
+    trial_id = study.ask()._trial_id
+    original, calls = _storage._insert_rdb_user_attrs, []
+
+    def locked_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+        return original(*args)
+
+    monkeypatch.setattr(_storage, "_insert_rdb_user_attrs", locked_once)
+    _storage.write_trial_user_attrs(study._storage, trial_id, {SLOT_ATTR: 4}, new_keys=True)
+    assert len(calls) == 2 and study._storage.get_trial(trial_id).user_attrs[SLOT_ATTR] == 4

@@ -197,3 +197,14 @@ def test_simulation_large():
     assert v["type1_better_worse_at_0"] <= 0.05 + 0.015 and v["type1_equivalent_at_delta"] <= 0.05 + 0.015
     for mde in (0.05, 0.03):
         assert abs(sim.power_check(800, s, mde, seed=13)["simulated_power"] - 0.8) <= 0.07
+
+
+def test_equal_paired_differences_are_a_sign_flip_question_not_certainty():
+    """Two seeds one test sample apart (a discrete metric) must not read as p < 0.001."""
+    from hpablate.analysis._pairing import paired_t
+
+    two = paired_t(np.array([0.00702, 0.00702]))
+    assert two["p_value"] == 0.5 and np.isnan(two["ci_low"]) and np.isnan(two["se"])
+    twelve = paired_t(np.full(12, -0.3))
+    assert twelve["p_value"] == pytest.approx(2 / 2**12)  # exact: only the all-same-sign patterns tie
+    assert paired_t(np.zeros(4))["p_value"] == 1.0

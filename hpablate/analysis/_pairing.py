@@ -72,8 +72,8 @@ def paired_t(d: np.ndarray, conf: float = 0.95) -> dict[str, Any]:
     """Paired t statistics of the differences ``d``: mean, t interval, two-sided p, SD of ``d``.
 
     Equal to ``scipy.stats.ttest_rel`` (tested). NaN where undefined (fewer than two pairs).
-    Differences without spread (an objective whose only noise is the seed, which the pair shares)
-    are certain: p = 0 and a zero-width interval, or p = 1 when every difference is zero.
+    Differences without spread (an objective whose only noise is the seed, which the pair shares,
+    or a discrete metric) get the exact sign-flip p-value and no interval (see ``_without_spread``).
 
     Examples
     --------
@@ -105,10 +105,18 @@ def paired_t(d: np.ndarray, conf: float = 0.95) -> dict[str, Any]:
 
 
 def _without_spread(out: dict[str, Any]) -> dict[str, Any]:
+    """Equal differences in every pair: the t interval is undefined, the exact sign-flip p is not.
+
+    Two equal differences (a discrete metric, one test sample apart) must not read as certainty:
+    the p-value is the exact sign-flip one, ``2 / 2**n`` (1 when every difference is zero), which
+    needs many pairs to be small, and the interval and standard error stay unknown (NaN), so no
+    equivalence is claimed from them either.
+    """
     diff = out["diff"]
     same = diff == 0 or not np.isfinite(diff)
-    return {**out, "sd_diff": 0.0, "se": 0.0, "t": 0.0 if same else math.copysign(math.inf, diff),
-            "p_value": 1.0 if same else 0.0, "ci_low": diff, "ci_high": diff}
+    p_exact = 1.0 if same else min(1.0, 2.0 / 2.0 ** out["n_pairs"])
+    return {**out, "sd_diff": 0.0, "se": math.nan, "t": math.nan, "p_value": p_exact, "p_perm": p_exact,
+            "ci_low": math.nan, "ci_high": math.nan}
 
 
 def compare(

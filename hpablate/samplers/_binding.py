@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from hpablate import _optuna
 from hpablate.errors import PlanMismatchError
 from hpablate.record import (
     DESIGN_ATTR,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 def bind_plan(sampler: PlanSampler, study: Study, trial: FrozenTrial | None) -> FirstPass:
     """Record ``sampler``'s plan on ``study``, check the one stored, or grow it; its first pass."""
-    storage, study_id = study._storage, study._study_id
+    storage, study_id = _optuna.storage_of(study), _optuna.study_id_of(study)
     attrs = storage.get_study_user_attrs(study_id)
     if PLAN_ID_ATTR not in attrs or _grows(sampler, attrs):
         offset = storage.get_n_trials(study_id) if trial is None else _first_new_trial(sampler, study, trial)
@@ -112,7 +113,7 @@ def _first_new_trial(sampler: PlanSampler, study: Study, trial: FrozenTrial) -> 
     """
     now = time.time()
     first = trial.number
-    for t in study._storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+    for t in _optuna.read_trials(study, states=(TrialState.RUNNING,)):
         blank = not t.user_attrs and not t.params and "fixed_params" not in t.system_attrs
         recent = t.datetime_start is not None and now - t.datetime_start.timestamp() < sampler.grace_period_s
         if t.number < first and blank and recent:

@@ -50,6 +50,7 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from hpablate import _optuna
 from hpablate._stale import fail_dead_trials, is_dead
 from hpablate._storage import write_trial_user_attrs
 from hpablate.errors import DistributionMismatchError, InactiveParameterError, UnknownParameterError
@@ -191,7 +192,7 @@ class PlanSampler(BaseSampler):
             If the study holds another search space, another plan, or this design with more
             replicates than asked for.
         """
-        key = (id(study._storage), study._study_id)
+        key = (id(_optuna.storage_of(study)), _optuna.study_id_of(study))
         with self._bind_lock:
             first_pass = self._bindings.get(key)
             if first_pass is None:
@@ -217,10 +218,10 @@ class PlanSampler(BaseSampler):
             attrs = slot.user_attrs() if slot is not None else {SLOT_ATTR: NO_SLOT, SURPLUS_ATTR: True}
         if self.record_heartbeat:
             attrs[HEARTBEAT_ATTR] = time.time()
-        write_trial_user_attrs(study._storage, trial._trial_id, attrs, new_keys=True)
+        write_trial_user_attrs(_optuna.storage_of(study), _optuna.trial_id_of(trial), attrs, new_keys=True)
         trial.user_attrs.update(attrs)  # the Trial object reads its attributes from this copy
         with self._lock:
-            self._assignments[trial._trial_id] = slot
+            self._assignments[_optuna.trial_id_of(trial)] = slot
         if slot is None and trial.number > first_pass.start:  # the plan is exhausted: end optimize loops
             try:
                 study.stop()
@@ -250,7 +251,7 @@ class PlanSampler(BaseSampler):
                 f"{declared}"
             )
         with self._lock:
-            slot = self._assignments.get(trial._trial_id, self._stored_slot(trial))
+            slot = self._assignments.get(_optuna.trial_id_of(trial), self._stored_slot(trial))
         if slot is None:
             raise PlanExhausted(f"trial {trial.number} is surplus: every slot of the plan is completed or running")
         if slot is _FOREIGN:  # an enqueued trial: parameters it does not fix stay at the baseline
@@ -271,14 +272,14 @@ class PlanSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         with self._lock:
-            slot = self._assignments.pop(trial._trial_id, None)
+            slot = self._assignments.pop(_optuna.trial_id_of(trial), None)
         if isinstance(slot, Slot):
             differing = self._off_plan(slot, trial)
             if differing:
                 # e.g. a PartialFixedSampler fixed a parameter to another value than planned
                 reason = "ran with other values than planned: " + ", ".join(differing)
                 try:
-                    study._storage.set_trial_user_attr(trial._trial_id, FOREIGN_ATTR, reason)
+                    _optuna.storage_of(study).set_trial_user_attr(_optuna.trial_id_of(trial), FOREIGN_ATTR, reason)
                 except Exception:  # noqa: BLE001 - finished under us: it holds no slot then anyway
                     pass
 
@@ -294,7 +295,7 @@ class PlanSampler(BaseSampler):
     def slot_for(self, trial: FrozenTrial | optuna.trial.BaseTrial) -> Slot | None:
         """The slot a trial runs (``None`` for a surplus trial or one outside the plan)."""
         with self._lock:
-            slot = self._assignments.get(trial._trial_id, self._stored_slot(trial))
+            slot = self._assignments.get(_optuna.trial_id_of(trial), self._stored_slot(trial))
         return slot if isinstance(slot, Slot) else None
 
     def _stored_slot(self, trial: FrozenTrial | optuna.trial.BaseTrial) -> Slot | _Foreign | None:
@@ -311,21 +312,21 @@ class PlanSampler(BaseSampler):
         delay = 0.005
         last_beat = time.monotonic()
         while True:
-            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+            trials = _optuna.read_trials(study)
             status, unclaimed = tally(trials, first_pass, self.n_slots, self.max_retries, below=trial.number)
             now = time.time()
             dead = [t for t in unclaimed if is_dead(t, self.grace_period_s, now)]
             if dead:
                 # They must be *marked* dead before this trial decides: a paused claimer that wakes
                 # up then finds its trial failed and cannot take a slot too.
-                fail_dead_trials(study._storage, study._study_id, self.grace_period_s, trials=dead)
+                fail_dead_trials(_optuna.storage_of(study), _optuna.study_id_of(study), self.grace_period_s, trials=dead)
                 continue
             if not unclaimed:
                 return self._plan[status.free[0]] if status.free else None
             if time.monotonic() > deadline:
                 return None  # surplus: never guess a slot while a lower claim is undecided
             if self.record_heartbeat and time.monotonic() - last_beat > self.heartbeat_interval_s:
-                study._storage.set_trial_user_attr(trial._trial_id, HEARTBEAT_ATTR, time.time())
+                _optuna.storage_of(study).set_trial_user_attr(_optuna.trial_id_of(trial), HEARTBEAT_ATTR, time.time())
                 last_beat = time.monotonic()
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -333,7 +334,7 @@ class PlanSampler(BaseSampler):
     def status(self, study: Study) -> PlanStatus:
         """Where the plan stands in ``study``: completed, running, free and abandoned slots."""
         first_pass = self.bind(study)
-        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        trials = _optuna.read_trials(study)
         status, _ = tally(trials, first_pass, self.n_slots, self.max_retries)
         return status
 

@@ -9,14 +9,14 @@ from hpablate.render import fmt_value
 
 NO_SPACE = ("No hpablate search space is stored in this study (plain Optuna): one-at-a-time effects "
             "and structural contributions need an hpablate baseline (create the study with "
-            "hpablate.create_study and a plan sampler). Reported instead: importances and "
+            "`hpablate run` or hp.create_study with a plan sampler). Reported instead: importances and "
             "marginal/pairwise tables binned from the trials.")
 NO_OAT_TRIALS = ("No trial differs from the baseline in exactly one parameter: no one-at-a-time effects "
-                 "(use hpablate.OneAtATimeSampler).")
+                 "(run `hpablate run FILE --design oat`, or hp.OneAtATimeSampler).")
 ONE_BASELINE = ("Fewer than two baseline trials: effects have no confidence intervals or tests "
                 "(run the design with repeats >= 2).")
 NO_REMOVAL = ("The space has components but no trial removes one from the baseline "
-              "(use hpablate.StructuralAblationSampler).")
+              "(run `--design structural`, or hp.StructuralAblationSampler).")
 FANOVA_READING = ("fANOVA importance = fraction of the forest's variance explained by a parameter's main "
                   "effect (first order) or by a pair's interaction term (second order; Hutter et al. 2014). "
                   "A parameter acting only through interactions has a small marginal importance; spread = "
@@ -50,7 +50,8 @@ def oat_local(alpha: float, n_levels: int, tests: list[str] | None = None) -> st
     used = ", ".join(tests or []) or "none"
     return ("One-at-a-time effects are local: each is measured at the baseline with every other "
             "parameter fixed, and cannot see interactions. Use a grid design "
-            "(GridCombinationSampler) for pairs or Morris screening (MorrisSampler) for "
+            "(`--design grid`, hp.GridCombinationSampler) for pairs, or Morris screening or Sobol indices "
+            "(`--design morris` / `--design sobol`) for "
             f"effects across the space. significant = Holm-corrected p < {alpha} over the {n_levels} levels; "
             f"tests used: {used}. " + PAIRING_READING)
 

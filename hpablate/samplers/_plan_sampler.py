@@ -63,14 +63,14 @@ from hpablate.record import (
     SLOT_ATTR,
     SPACE_ATTR,
     SURPLUS_ATTR,
+    SURPLUS_SLOT,
 )
 from hpablate.samplers._binding import bind_plan
 from hpablate.samplers._ledger import FirstPass, PlanStatus, tally
 from hpablate.space import SearchSpace
 
-__all__ = ["FAIL_REASON_ATTR", "HEARTBEAT_ATTR", "SPACE_ATTR", "PlanExhausted", "PlanSampler", "PlanStatus"]
+__all__ = ["FAIL_REASON_ATTR", "HEARTBEAT_ATTR", "SPACE_ATTR", "SURPLUS_SLOT", "PlanExhausted", "PlanSampler", "PlanStatus"]
 
-SURPLUS_SLOT = NO_SLOT
 
 #: How long a claiming trial waits for lower-numbered trials to record their claims before it
 #: gives up and becomes a surplus trial (safe: it never guesses a slot).
@@ -250,8 +250,7 @@ class PlanSampler(BaseSampler):
                 f"the objective suggested {param_name!r} as {param_distribution}, but the space declares "
                 f"{declared}"
             )
-        with self._lock:
-            slot = self._assignments.get(_optuna.trial_id_of(trial), self._stored_slot(trial))
+        slot = self._slot_of(trial)
         if slot is None:
             raise PlanExhausted(f"trial {trial.number} is surplus: every slot of the plan is completed or running")
         if slot is _FOREIGN:  # an enqueued trial: parameters it does not fix stay at the baseline
@@ -294,9 +293,16 @@ class PlanSampler(BaseSampler):
 
     def slot_for(self, trial: FrozenTrial | optuna.trial.BaseTrial) -> Slot | None:
         """The slot a trial runs (``None`` for a surplus trial or one outside the plan)."""
-        with self._lock:
-            slot = self._assignments.get(_optuna.trial_id_of(trial), self._stored_slot(trial))
+        slot = self._slot_of(trial)
         return slot if isinstance(slot, Slot) else None
+
+    def _slot_of(self, trial: FrozenTrial | optuna.trial.BaseTrial) -> Slot | _Foreign | None:
+        """The slot this process assigned to a running trial, else the one its record names."""
+        trial_id = _optuna.trial_id_of(trial)
+        with self._lock:
+            if trial_id in self._assignments:
+                return self._assignments[trial_id]
+        return self._stored_slot(trial)
 
     def _stored_slot(self, trial: FrozenTrial | optuna.trial.BaseTrial) -> Slot | _Foreign | None:
         if FOREIGN_ATTR in trial.user_attrs:

@@ -63,11 +63,32 @@ class _Clock:
     started: float = field(default_factory=time.monotonic)
     trials: int = 0
 
+    def timed_out(self) -> bool:
+        timeout = self.options.timeout
+        return timeout is not None and time.monotonic() - self.started >= timeout
+
     def expired(self) -> bool:
-        timeout, n_trials = self.options.timeout, self.options.n_trials
-        return (timeout is not None and time.monotonic() - self.started >= timeout) or (
-            n_trials is not None and self.trials >= n_trials
-        )
+        n_trials = self.options.n_trials
+        return self.timed_out() or (n_trials is not None and self.trials >= n_trials)
+
+
+class _DeadTrialSweep:
+    """Fails dead workers' trials when due: at once, then once per grace period.
+
+    Each sweep reads the study's RUNNING trials, so loops that run trial after trial sweep on a
+    clock rather than per trial (the per-trial cost stays flat).
+    """
+
+    def __init__(self, study: Study, options: WorkerOptions) -> None:
+        self._study = study
+        self._options = options
+        self._last = -math.inf
+
+    def __call__(self) -> None:
+        if self._options.heartbeat_interval is None or time.monotonic() - self._last <= self._options.grace_period_s:
+            return
+        _fail_dead(self._study, self._options)
+        self._last = time.monotonic()
 
 
 def work(study: Study, objective: Objective, options: WorkerOptions) -> None:
@@ -82,10 +103,11 @@ def work(study: Study, objective: Objective, options: WorkerOptions) -> None:
 def _work_unplanned(study: Study, objective: Objective, options: WorkerOptions, clock: _Clock) -> None:
     # n_trials counts the study's trials, so a rerun resumes instead of adding n_trials more.
     total = options.n_trials
-    while not (options.timeout is not None and time.monotonic() - clock.started >= options.timeout):
+    sweep = _DeadTrialSweep(study, options)
+    while not clock.timed_out():
         if total is not None and _optuna.count_trials(study) >= total:
             return
-        _fail_dead(study, options)
+        sweep()
         run_trial(study, objective, options)
 
 
@@ -93,15 +115,13 @@ def _work_on_plan(study: Study, sampler: PlanSampler, objective: Objective, opti
     first_pass = sampler.bind(study)
     last_first_pass = first_pass.last_number
     waiting = _WaitNotice()
+    sweep = _DeadTrialSweep(study, options)
     while not clock.expired():
         if _optuna.count_trials(study) <= last_first_pass:
             # First-pass trial numbers remain: slots come from numbers, no reads per trial. Dead
-            # workers' trials are failed once per grace period (their slots are rerun after the pass).
-            swept = time.monotonic()
+            # workers' trials are failed on the sweep's clock (their slots are rerun after the pass).
             while not clock.expired():
-                if options.heartbeat_interval is not None and time.monotonic() - swept > options.grace_period_s:
-                    _fail_dead(study, options)
-                    swept = time.monotonic()
+                sweep()
                 trial = run_trial(study, objective, options)
                 clock.trials += 1
                 if trial is None or trial.number >= last_first_pass:

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpablate.analysis._study_data import from_frozen_trials, listing_table, one_line, pick_study, redact
+from hpablate._storage import redact_url as redact
+from hpablate.analysis._study_data import from_frozen_trials, listing_table, one_line, pick_study
 from hpablate.errors import StorageError, StudyNotFoundError
 
 #: Where Optuna keeps ``study.metric_names`` (a study system attribute).

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from hpablate.analysis._read_optuna import read_rdb_via_optuna
+from hpablate._storage import redact_url as redact
 from hpablate.analysis._study_data import (
     ATTR_PREFIX,
     PARAM_PREFIX,
@@ -32,7 +33,6 @@ from hpablate.analysis._study_data import (
     loads_json,
     one_line,
     pick_study,
-    redact,
     widen,
 )
 from hpablate.errors import NoTrialsError, StorageError, StudyNotFoundError

@@ -175,12 +175,3 @@ def one_line(exc: BaseException | None) -> str:
         return "unknown error"
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
-
-
-def redact(url: str) -> str:
-    try:
-        import sqlalchemy
-
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
-        return "<storage URL>"

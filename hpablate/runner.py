@@ -29,6 +29,7 @@ from hpablate._worker_loop import Callback, Objective, WorkerOptions
 from hpablate._workers import ProgressBar, run_in_this_process, run_processes, run_threads
 from hpablate.errors import PlanMismatchError, UsageError
 from hpablate.record import FAIL_REASON_ATTR, SEED_ATTR, SPACE_ATTR, SURPLUS_ATTR, is_worker_failure
+from hpablate.samplers._ledger import tally
 from hpablate.samplers._plan_sampler import PlanSampler
 from hpablate.space import SearchSpace
 
@@ -308,7 +309,7 @@ def summarize(study: Study) -> RunSummary:
     worker_failures = sum(1 for t in failed if is_worker_failure(t.user_attrs.get(FAIL_REASON_ATTR)))
     sampler = study.sampler
     if isinstance(sampler, PlanSampler):
-        status = sampler.status(study)
+        status, _ = tally(trials, sampler.bind(study), sampler.n_slots, sampler.max_retries)  # no second read
         return RunSummary(
             len(status.completed), len(failed), len(status.abandoned), surplus, len(status.pruned), worker_failures
         )

@@ -21,6 +21,7 @@ from hpablate import design
 from hpablate.design import Plan, Slot
 from hpablate.runner import RunSummary, create_study, run, trial_seed
 from hpablate.samplers import (
+    AblationPathSampler,
     GridCombinationSampler,
     MorrisSampler,
     OneAtATimeSampler,
@@ -49,6 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AblationPathSampler",
     "AnalysisReport",
     "Categorical",
     "ComparisonReport",

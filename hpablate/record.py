@@ -49,6 +49,11 @@ SOBOL_SECOND_ORDER_ATTR = "hpablate.sobol_second_order"
 #: replicate (0: every on/off subset was run, so the values are exact up to seed noise).
 SHAPLEY_COMPONENTS_ATTR = "hpablate.shapley_components"
 SHAPLEY_PERMUTATIONS_ATTR = "hpablate.shapley_permutations"
+#: Ablation path: the full target configuration, the moves (parameters flipped on the way, in
+#: declaration order) and the objective whose means choose each step.
+PATH_TARGET_ATTR = "hpablate.path_target"
+PATH_MOVES_ATTR = "hpablate.path_moves"
+PATH_OBJECTIVE_ATTR = "hpablate.path_objective"
 #: The design settings a study may record, by their short name in :attr:`StudyRecord.settings`.
 SETTING_ATTRS = {
     "grid_groups": GRID_GROUPS_ATTR,
@@ -59,6 +64,9 @@ SETTING_ATTRS = {
     "sobol_second_order": SOBOL_SECOND_ORDER_ATTR,
     "shapley_components": SHAPLEY_COMPONENTS_ATTR,
     "shapley_permutations": SHAPLEY_PERMUTATIONS_ATTR,
+    "path_target": PATH_TARGET_ATTR,
+    "path_moves": PATH_MOVES_ATTR,
+    "path_objective": PATH_OBJECTIVE_ATTR,
 }
 
 # Trial user attributes (DESIGN_ATTR is shared with the study).
@@ -78,6 +86,11 @@ SOBOL_POINT_ATTR = "hpablate.sobol_point"
 SOBOL_MATRIX_ATTR = "hpablate.sobol_matrix"
 #: Shapley design: the components that are on (every other chosen component is off).
 SUBSET_ATTR = "hpablate.subset"
+#: Ablation path: the trial's round, the moves kept in the rounds before it, and its role
+#: (``source``, ``target`` or ``candidate``).
+PATH_ROUND_ATTR = "hpablate.path_round"
+PATH_PREFIX_ATTR = "hpablate.path_prefix"
+PATH_ROLE_ATTR = "hpablate.path_role"
 FAIL_REASON_ATTR = "hpablate.fail_reason"
 HEARTBEAT_ATTR = "hpablate.heartbeat"
 SURPLUS_ATTR = "hpablate.surplus"
@@ -93,7 +106,7 @@ STALE_REASON = "stale"
 INTERRUPTED_REASON = "interrupted"
 _WORKER_REASONS = (STALE_REASON + ":", INTERRUPTED_REASON + ":")
 
-DESIGNS = ("baseline", "oat", "grid", "structural", "morris", "sobol", "shapley")
+DESIGNS = ("baseline", "oat", "grid", "structural", "morris", "sobol", "shapley", "path")
 #: Per-trial record columns of :func:`trial_record_frame`, with the key each comes from.
 TRIAL_COLUMNS = {
     "design": DESIGN_ATTR,
@@ -107,9 +120,12 @@ TRIAL_COLUMNS = {
     "sobol_point": SOBOL_POINT_ATTR,
     "sobol_matrix": SOBOL_MATRIX_ATTR,
     "subset": SUBSET_ATTR,
+    "path_round": PATH_ROUND_ATTR,
+    "path_prefix": PATH_PREFIX_ATTR,
+    "path_role": PATH_ROLE_ATTR,
 }
-_INT_COLUMNS = ("slot", "replicate", "seed", "trajectory", "step", "sobol_point")
-_TUPLE_COLUMNS = ("varied", "subset")
+_INT_COLUMNS = ("slot", "replicate", "seed", "trajectory", "step", "sobol_point", "path_round")
+_TUPLE_COLUMNS = ("varied", "subset", "path_prefix")
 
 
 @dataclass(frozen=True)
@@ -175,6 +191,8 @@ class TrialRecord:
         Sobol design: base point (within its replicate) and matrix (``A``, ``B``, ``AB``, ``BA``).
     subset : tuple of str or None
         Shapley design: the components that are on.
+    path_round, path_prefix, path_role : int, tuple of str, str or None
+        Ablation path: the round, the moves kept before it, and ``source``/``target``/``candidate``.
     """
 
     design: str | None = None
@@ -189,6 +207,9 @@ class TrialRecord:
     sobol_point: int | None = None
     sobol_matrix: str | None = None
     subset: tuple[str, ...] | None = None
+    path_round: int | None = None
+    path_prefix: tuple[str, ...] | None = None
+    path_role: str | None = None
 
     @property
     def surplus(self) -> bool:
@@ -207,6 +228,9 @@ class TrialRecord:
             attrs.update({SOBOL_POINT_ATTR: self.sobol_point, SOBOL_MATRIX_ATTR: self.sobol_matrix})
         if self.subset is not None:
             attrs[SUBSET_ATTR] = list(self.subset)
+        if self.path_round is not None:
+            attrs.update({PATH_ROUND_ATTR: self.path_round, PATH_PREFIX_ATTR: list(self.path_prefix or ()),
+                          PATH_ROLE_ATTR: self.path_role})
         if self.surplus:
             attrs[SURPLUS_ATTR] = True
         return attrs
@@ -296,6 +320,7 @@ def read_trial_record(user_attrs: Mapping[str, Any]) -> TrialRecord | None:
         return None
     unit = _read(user_attrs, UNIT_ATTR, _floats)
     subset = _read(user_attrs, SUBSET_ATTR, _names, "trial")
+    prefix = _read(user_attrs, PATH_PREFIX_ATTR, _names, "trial")
     return TrialRecord(
         design=_read(user_attrs, DESIGN_ATTR, _design, "trial"),
         slot=_read(user_attrs, SLOT_ATTR, _int, "trial"),
@@ -309,6 +334,9 @@ def read_trial_record(user_attrs: Mapping[str, Any]) -> TrialRecord | None:
         sobol_point=_read(user_attrs, SOBOL_POINT_ATTR, _int, "trial"),
         sobol_matrix=_read(user_attrs, SOBOL_MATRIX_ATTR, _str, "trial"),
         subset=None if subset is None else tuple(subset),
+        path_round=_read(user_attrs, PATH_ROUND_ATTR, _int, "trial"),
+        path_prefix=None if prefix is None else tuple(prefix),
+        path_role=_read(user_attrs, PATH_ROLE_ATTR, _str, "trial"),
     )
 
 
@@ -424,6 +452,12 @@ def _floats(value: Any) -> list[float]:
     return [float(v) for v in value]
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise TypeError(f"expected a mapping of parameter values, got {value!r}")
+    return dict(value)
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"expected true or false, got {value!r}")
@@ -432,4 +466,5 @@ def _bool(value: Any) -> bool:
 
 _SETTING_READERS = {"grid_groups": _groups, "morris_levels": _int, "morris_trajectories": _int,
                     "structural_mode": _str, "sobol_n": _int, "sobol_second_order": _bool,
-                    "shapley_components": _names, "shapley_permutations": _int}
+                    "shapley_components": _names, "shapley_permutations": _int, "path_target": _mapping,
+                    "path_moves": _names, "path_objective": _int}

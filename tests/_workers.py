@@ -87,3 +87,31 @@ def reports_and_checks_pruning(trial: optuna.Trial) -> float:
         if trial.should_prune():
             raise optuna.TrialPruned()
     return 1.0
+
+
+#: Ablation path: 3a + 2b + c + 4ac. Greedy from 0 to 1: a (3 > 2 > 1), then c (1 + 4 > 2), then b.
+PATH_SPACE = hp.SearchSpace(*[hp.Float(name, 0.0, 1.0, baseline=0.0) for name in ("a", "b", "c")])
+PATH_TARGET = {"a": 1.0, "b": 1.0, "c": 1.0}
+
+
+def path_value(config: dict) -> float:
+    return 3 * config["a"] + 2 * config["b"] + config["c"] + 4 * config["a"] * config["c"]
+
+
+def path_objective(trial: optuna.Trial) -> float:
+    """The path function plus seed noise shared by a replicate and small per-configuration noise."""
+    config = PATH_SPACE.suggest(trial)
+    time.sleep(random.uniform(0.0, 0.02))
+    seed = hp.trial_seed(trial)
+    key = int(1000 * (config["a"] + 2 * config["b"] + 4 * config["c"]))
+    return path_value(config) + 0.3 * (seed % 5) + 0.05 * random.Random(seed * 7919 + key).gauss(0, 1)
+
+
+def flaky_path_objective(trial: optuna.Trial) -> float:
+    """Fails the first attempt of every third slot (the retry runs in the same round)."""
+    slot = trial.user_attrs["hpablate.slot"]
+    failed = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+    if slot % 3 == 0 and not any(t.user_attrs.get("hpablate.slot") == slot for t in failed):
+        PATH_SPACE.suggest(trial)
+        raise RuntimeError("flaky")
+    return path_objective(trial)

@@ -23,6 +23,7 @@ from hpablate.analysis.importance import IMPORTANCE_COLUMNS, analyze_fanova, ana
 from hpablate.analysis.interactions import analyze_interactions
 from hpablate.analysis.importance.sobol import analyze_sobol
 from hpablate.analysis.load import StudyData
+from hpablate.analysis.path import analyze_path
 from hpablate.analysis.shapley import analyze_shapley
 from hpablate.analysis.power import SEEDS_COLUMNS, analyze_power
 from hpablate.analysis.structural import analyze_structural
@@ -93,6 +94,9 @@ class AnalysisReport:
     sobol: pd.DataFrame = field(default_factory=pd.DataFrame)
     shapley: pd.DataFrame = field(default_factory=pd.DataFrame)
     shapley_interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Ablation path: its steps with paired gains, and every round's candidates.
+    path: pd.DataFrame = field(default_factory=pd.DataFrame)
+    path_candidates: pd.DataFrame = field(default_factory=pd.DataFrame)
     log_params: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     #: The objective's name from Optuna's ``study.metric_names`` (None when the study names none).
@@ -116,6 +120,8 @@ class AnalysisReport:
             "sobol": self.sobol,
             "shapley": self.shapley,
             "shapley_interactions": self.shapley_interactions,
+            "path": self.path,
+            "path_candidates": self.path_candidates,
             "seeds_needed": self.seeds_needed,
         }
 
@@ -195,6 +201,9 @@ class AnalysisReport:
             ("sobol", "Sobol indices (Saltelli design)", self.sobol, fmt_table),
             ("shapley", "Shapley values and leave-one-out effects", self.shapley, fmt_table),
             ("shapley_interactions", "Shapley interaction indices", self.shapley_interactions, fmt_table),
+            ("path", "Ablation path (gain of each step over the one before)", self.path, fmt_table),
+            ("path_candidates", "Ablation path rounds (every candidate vs the round's start)", self.path_candidates,
+             fmt_table),
             ("seeds_needed", "Seeds needed", self.seeds_needed, fmt_table),
         ]
         return [(key, title, fmt(t)) for key, title, t, fmt in tables if len(t)]
@@ -348,6 +357,7 @@ def analyze_data(
         ("morris", lambda: analyze_morris(inp.plan_only(), seed=seed)),
         ("sobol", lambda: analyze_sobol(inp.plan_only(), alpha=alpha, seed=seed)),
         ("shapley", lambda: analyze_shapley(inp.plan_only(), alpha=alpha)),
+        ("path", lambda: analyze_path(inp.plan_only(), alpha=alpha)),
         ("interactions", lambda: analyze_interactions(inp, order=_marginal_order(results["fanova"]))),
         ("power", lambda: analyze_power(results["effects"].tables["effects"], results["structural"].tables["structural"],
                                         mde=mde, margin=margin, power=power, alpha=alpha)
@@ -407,7 +417,7 @@ def _package(inp: AnalysisInput, results: dict[str, Result], alpha: float) -> An
         summary=_notes.summarize(tables, alpha, design=inp.design),
         notes=_study_notes(inp) + [n for r in results.values() for n in r.notes], params=inp.names,
         log_params=[p.name for p in space or [] if p.name in inp.params.columns and getattr(p, "log", False)],
-        **{k: tables[k] for k in ("sobol", "shapley", "shapley_interactions") if k in tables},
+        **{k: tables[k] for k in ("sobol", "shapley", "shapley_interactions", "path", "path_candidates") if k in tables},
         interaction_counts=groups.get("interaction_counts", {}), seeds_needed=tables["seeds_needed"],
     )
 

@@ -4,7 +4,7 @@ A study file is a Python file exposing ``space`` (a :class:`hpablate.SearchSpace
 ``objective(trial)``, plus optionally ``direction`` / ``directions``, ``objective_name`` /
 ``objective_names`` (stored as the study's metric names), ``designs`` (name ->
 ``factory(space, repeats, seed)`` returning a plan sampler), ``repeats``, ``default_design``,
-``grid_groups``, ``pruner`` and ``callbacks`` (Optuna callbacks ``f(study, frozen_trial)`` called in
+``grid_groups``, ``path_target`` (the target of ``--design path``), ``pruner`` and ``callbacks`` (Optuna callbacks ``f(study, frozen_trial)`` called in
 every worker after each trial is stored, e.g. optuna-integration's TensorBoard or MLflow callbacks;
 the trial's ``hpablate.*`` record is in ``frozen_trial.user_attrs``). ``--quick`` sets ``$HPABLATE_QUICK`` before the file is imported,
 so it (and every worker process) can shrink epochs and data; quick runs go to their own studies
@@ -29,7 +29,7 @@ from hpablate._storage import redact_url
 from hpablate.errors import StudyFileError, UsageError
 
 DEFAULT_STORAGE = "sqlite:///hpablate.db"
-DESIGN_CHOICES = ("oat", "grid", "structural", "morris", "add_one_in", "sobol", "shapley")
+DESIGN_CHOICES = ("oat", "grid", "structural", "morris", "add_one_in", "sobol", "shapley", "path")
 
 
 @dataclass
@@ -72,6 +72,14 @@ def add_parser(subparsers: Any) -> None:
         "--design",
         default=None,
         help="design to run: one the study file defines (oat, grid, structural, morris, ...) or 'all' (default: the file's first)",
+    )
+    p.add_argument(
+        "--target", default=None, metavar="JSON",
+        help="--design path: the target configuration as a JSON object, e.g. '{\"lr\": 0.01, \"dropout\": true}'",
+    )
+    p.add_argument(
+        "--target-study", default=None, metavar="NAME",
+        help="--design path: take the target from the best trial of this study in the same storage (e.g. a TPE study)",
     )
     p.add_argument("--study-name", "--study", dest="study_name", default=None, help="study name (default: <file stem>-<design>)")
     p.add_argument("--repeats", type=int, default=None, help="replicates per planned configuration (default: the file's `repeats`, else 3; 2 with --quick); more than a finished study holds grows it by the new replicates")
@@ -284,8 +292,14 @@ def _print_plan(sampler: Any, name: str, design: str) -> None:
         f"{name}: {design} design, {len(first)} configurations x {n_replicates} replicate"
         f"{'s' if n_replicates != 1 else ''} = {sampler.n_slots} trials (dry run: nothing stored)"
     )
+    if "path_round" in first:  # later rounds' configurations depend on the results before them
+        later = first[first["path_round"] > 0]
+        first = first[first["path_round"] == 0]
+        if len(later):
+            print(f"then {later['path_round'].nunique()} more round(s) of {len(later)} configurations per replicate, "
+                  "each from the best configuration so far")
     columns = ["varied", "level", *sampler.space.names]
-    shown = first[columns].copy()
+    shown = first[[c for c in columns if c in first]].copy()
     shown["varied"] = [", ".join(v) if v else "(baseline)" for v in shown["varied"]]
     print(strip_controls(shown.to_string(index=False)))
 
@@ -342,6 +356,77 @@ def _summary_line(name: str, summary: Any, n_slots: int, elapsed: float) -> str:
     return line
 
 
+def storage_url(args: argparse.Namespace) -> str:
+    """``--storage``, else ``$OPTUNA_STORAGE``, else :data:`DEFAULT_STORAGE`."""
+    return args.storage or os.environ.get("OPTUNA_STORAGE") or DEFAULT_STORAGE
+
+
+def _path_design(args: argparse.Namespace, study_file: StudyFile, storage: str) -> Callable[..., Any]:
+    """The ``path`` design's factory, its target from ``--target``, ``--target-study`` or ``path_target``."""
+    import hpablate as hp
+
+    target = path_target(args, study_file, storage)
+    return lambda s, r, seed: hp.AblationPathSampler(s, target=target, repeats=r, seed=seed)
+
+
+def path_target(args: argparse.Namespace, study_file: StudyFile, storage: str) -> dict[str, Any]:
+    """The target configuration of ``--design path``.
+
+    Raises
+    ------
+    UsageError
+        No target was given, both options were, the JSON does not parse, or the target study
+        does not exist or holds no completed trial.
+    """
+    import json
+
+    if args.target is not None and args.target_study is not None:
+        raise UsageError("give the path's target once: --target or --target-study, not both")
+    if args.target is not None:
+        try:
+            target = json.loads(args.target)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--target is not JSON: {exc.msg} (at character {exc.pos})") from None
+        if not isinstance(target, dict):
+            raise UsageError("--target must be a JSON object of parameter values")
+        return target
+    if args.target_study is not None:
+        return _best_params(storage, args.target_study)
+    declared = getattr(study_file.module, "path_target", None)
+    if isinstance(declared, dict):
+        return dict(declared)
+    raise UsageError(
+        "--design path needs a target configuration: --target JSON, --target-study NAME (its best trial), "
+        "or `path_target` in the study file"
+    )
+
+
+def _best_params(storage: str, study_name: str) -> dict[str, Any]:
+    """The best completed trial's parameters of a single-objective study, read read-only."""
+    import numpy as np
+
+    from hpablate.analysis.load import PARAM_PREFIX, load
+
+    data = load(storage, study_name)
+    if len(data.directions) > 1:
+        raise UsageError(f"--target-study {study_name!r} has several objectives: give the target with --target")
+    done = data.trials[(data.trials["state"] == "COMPLETE") & data.trials["value_0"].notna()]
+    if not len(done):
+        raise UsageError(f"--target-study {study_name!r} has no completed trial")
+    values = done["value_0"].to_numpy(dtype=float)
+    best = done.iloc[int(np.argmax(values) if data.directions[0] == "maximize" else np.argmin(values))]
+    return {col[len(PARAM_PREFIX):]: _plain(v) for col, v in best.items()
+            if col.startswith(PARAM_PREFIX) and not _missing(v)}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def command(args: argparse.Namespace) -> int:
     """Run ``hpablate run``; returns the exit code."""
     import optuna
@@ -353,15 +438,17 @@ def command(args: argparse.Namespace) -> int:
         names = [study_file.default_design]
     elif args.design == "all":
         names = list(study_file.designs)
-    elif args.design in study_file.designs:
+    elif args.design in study_file.designs or args.design == "path":
         names = [args.design]
     else:
         raise StudyFileError(
             f"{args.study_file!r} has no design {args.design!r}; choose one of {list(study_file.designs) + ['all']}"
         )
+    if "path" in names and "path" not in study_file.designs:
+        study_file.designs["path"] = _path_design(args, study_file, storage_url(args))
     if args.study_name and len(names) > 1:
         raise UsageError("--study-name names one study: give it with a single --design, not 'all'")
-    storage = args.storage or os.environ.get("OPTUNA_STORAGE") or DEFAULT_STORAGE
+    storage = storage_url(args)
     repeats = args.repeats or (min(2, study_file.repeats) if args.quick else study_file.repeats)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -17,14 +17,17 @@ from hpablate.design._plan import MAX_SLOTS, Config, Plan, Slot, check_plan_size
 from hpablate.design.grid import grid
 from hpablate.design.morris import morris
 from hpablate.design.one_at_a_time import one_at_a_time
+from hpablate.design.path import PathPlan, ablation_path
 from hpablate.design.shapley import shapley
 from hpablate.design.sobol import sobol
 from hpablate.design.structural import structural
 
 __all__ = [
+    "ablation_path",
     "MAX_SLOTS",
     "Config",
     "Plan",
+    "PathPlan",
     "Slot",
     "check_plan_size",
     "grid",

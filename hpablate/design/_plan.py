@@ -18,10 +18,8 @@ import numpy as np
 import pandas as pd
 
 from hpablate.errors import PlanTooLargeError, SpaceError
-from hpablate.record import PREFIX, TrialRecord
+from hpablate.record import DESIGNS, PREFIX, TrialRecord
 from hpablate.space import SearchSpace
-
-DESIGNS = ("baseline", "oat", "grid", "structural", "morris", "sobol", "shapley")
 
 #: The most slots a plan may hold. A plan is built in memory before anything runs, and a study of
 #: more trials than this is beyond what an ablation needs: such a design is refused up front.
@@ -104,6 +102,9 @@ class Slot:
             sobol_point=extra.pop("sobol_point", None),
             sobol_matrix=extra.pop("sobol_matrix", None),
             subset=extra.pop("subset", None),
+            path_round=extra.pop("path_round", None),
+            path_prefix=extra.pop("path_prefix", None),
+            path_role=extra.pop("path_role", None),
         )
         attrs = record.to_user_attrs()
         attrs.update({f"{PREFIX}{k}": v for k, v in extra.items()})

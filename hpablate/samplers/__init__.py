@@ -4,11 +4,13 @@ from hpablate.samplers._plan_sampler import PlanExhausted, PlanSampler, PlanStat
 from hpablate.samplers.grid import GridCombinationSampler
 from hpablate.samplers.morris import MorrisSampler
 from hpablate.samplers.one_at_a_time import OneAtATimeSampler
+from hpablate.samplers.path import AblationPathSampler
 from hpablate.samplers.shapley import ShapleyAblationSampler
 from hpablate.samplers.sobol import SobolSampler
 from hpablate.samplers.structural import StructuralAblationSampler
 
 __all__ = [
+    "AblationPathSampler",
     "GridCombinationSampler",
     "MorrisSampler",
     "OneAtATimeSampler",

@@ -53,6 +53,8 @@ def bind_plan(sampler: PlanSampler, study: Study, trial: FrozenTrial | None) -> 
                 PLAN_OFFSET_ATTR: offset,
                 **sampler._study_attrs(),
             }
+            if sampler.first_pass_slots() != sampler.n_slots:  # later slots are claimed, not numbered
+                new_attrs[PLAN_SEGMENTS_ATTR] = [[offset, 0, sampler.first_pass_slots()]]
             _write_plan(sampler, storage, study_id, new_attrs)
         elif _grows(sampler, attrs):
             segments = [*_segments(attrs), [offset, int(attrs[N_SLOTS_ATTR]), sampler.n_slots - int(attrs[N_SLOTS_ATTR])]]
@@ -72,6 +74,8 @@ def _write_plan(sampler: PlanSampler, storage: Any, study_id: int, attrs: dict[s
 
 def _stored_repeats(sampler: PlanSampler, attrs: dict[str, Any]) -> int | None:
     """How many replicates of *this* design the study holds, or ``None`` if it holds another."""
+    if not sampler.grows_by_replicates:
+        return None
     per_replicate, left = divmod(sampler.n_slots, sampler._repeats)
     stored = attrs.get(N_SLOTS_ATTR)
     if left or not isinstance(stored, int) or stored % per_replicate:
@@ -85,7 +89,7 @@ def _stored_repeats(sampler: PlanSampler, attrs: dict[str, Any]) -> int | None:
 
 
 def _grows(sampler: PlanSampler, attrs: dict[str, Any]) -> bool:
-    if attrs.get(PLAN_ID_ATTR) in (None, sampler._plan_id):
+    if not sampler.grows_by_replicates or attrs.get(PLAN_ID_ATTR) in (None, sampler._plan_id):
         return False
     stored = _stored_repeats(sampler, attrs)
     return stored is not None and stored < sampler._repeats

@@ -81,6 +81,13 @@ class PlanExhausted(optuna.TrialPruned):
     """Raised in a surplus trial: every slot of the plan is completed or being run."""
 
 
+class _Wait:
+    """Returned by :meth:`PlanSampler._next_slot` when a claim must wait for running slots."""
+
+
+_WAIT = _Wait()
+
+
 class _Foreign:
     """Marks a trial that runs outside the plan (enqueued with fixed values)."""
 
@@ -110,6 +117,8 @@ class PlanSampler(BaseSampler):
     """
 
     design: str = ""
+    #: Whether binding more ``repeats`` to a study of this design appends the new replicates.
+    grows_by_replicates: bool = True
 
     def __init__(self, space: SearchSpace, *, repeats: int = 3, seed: int = 0, max_retries: int = 2) -> None:
         if not isinstance(space, SearchSpace):
@@ -310,7 +319,11 @@ class PlanSampler(BaseSampler):
         index = trial.user_attrs.get(SLOT_ATTR)
         if index is None or index == NO_SLOT:
             return None
-        return self._plan[int(index)]
+        return self._slot_at(int(index))
+
+    def _slot_at(self, index: int) -> Slot:
+        """Slot ``index`` with its planned values."""
+        return self._plan[index]
 
     def _claim(self, study: Study, trial: FrozenTrial, first_pass: FirstPass) -> Slot | None:
         """Take the lowest free slot once every lower-numbered trial has claimed or been failed."""
@@ -328,14 +341,44 @@ class PlanSampler(BaseSampler):
                 fail_dead_trials(_optuna.storage_of(study), _optuna.study_id_of(study), self.grace_period_s, trials=dead)
                 continue
             if not unclaimed:
-                return self._plan[status.free[0]] if status.free else None
-            if time.monotonic() > deadline:
+                choice = self._next_slot(study, status, trials)
+                if choice is not _WAIT:
+                    return choice
+                # The ready slots are all running and later ones depend on them (ablation path
+                # rounds): wait, beating so that the claimers behind this trial do not think it dead.
+                self._fail_dead_holders(study, trials, now)
+                deadline = time.monotonic() + CLAIM_WAIT_S
+                waiting = True
+            elif time.monotonic() > deadline:
                 return None  # surplus: never guess a slot while a lower claim is undecided
-            if self.record_heartbeat and time.monotonic() - last_beat > self.heartbeat_interval_s:
+            else:
+                waiting = False
+            if (self.record_heartbeat or waiting) and time.monotonic() - last_beat > self.heartbeat_interval_s:
                 _optuna.storage_of(study).set_trial_user_attr(_optuna.trial_id_of(trial), HEARTBEAT_ATTR, time.time())
                 last_beat = time.monotonic()
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+    def _next_slot(self, study: Study, status: PlanStatus, trials: list[FrozenTrial]) -> Slot | None | _Wait:
+        """The slot a claiming trial takes once every lower claim is decided (``None``: surplus).
+
+        Designs whose later slots depend on earlier results return :data:`_WAIT` while the slots
+        they could serve are all being run.
+        """
+        return self._plan[status.free[0]] if status.free else None
+
+    def _fail_dead_holders(self, study: Study, trials: list[FrozenTrial], now: float) -> None:
+        """Fail dead workers' trials that hold slots (only where trials beat: under :func:`hpablate.run`)."""
+        if not self.record_heartbeat:
+            return
+        dead = [t for t in trials if t.state == TrialState.RUNNING and SLOT_ATTR in t.user_attrs
+                and is_dead(t, self.grace_period_s, now)]
+        if dead:
+            fail_dead_trials(_optuna.storage_of(study), _optuna.study_id_of(study), self.grace_period_s, trials=dead)
+
+    def first_pass_slots(self) -> int:
+        """How many slots (from slot 0) trials run by their number, without reading the study."""
+        return self.n_slots
 
     def status(self, study: Study) -> PlanStatus:
         """Where the plan stands in ``study``: completed, running, free and abandoned slots."""

@@ -84,7 +84,17 @@ SPACE = hp.SearchSpace(
     hp.Float("x", 0.0, 1.0, baseline=0.5, levels=[0.0, 0.5, 1.0]),
     hp.Categorical("mode", ["a", "b", "c"], baseline="a"),
 )
-CONFIGS_PER_REPLICATE = 5
+#: The ablation-path design's space and target: 4 moves, rounds of 6, 3 and 2 configurations whose
+#: values depend on the rounds before them (claimed, not numbered: the hardest case for the runner).
+PATH_SPACE = hp.SearchSpace(
+    hp.Float("x", 0.0, 1.0, baseline=0.5),
+    hp.Categorical("mode", ["a", "b", "c"], baseline="a"),
+    hp.Float("y", 0.0, 1.0, baseline=0.0),
+    hp.Float("z", 0.0, 1.0, baseline=0.0),
+)
+PATH_TARGET = {"x": 1.0, "mode": "c", "y": 1.0, "z": 1.0}
+DESIGNS = ("oat", "path")
+CONFIGS_PER_REPLICATE = {"oat": 5, "path": 11}
 PLAN_SEED = 7
 SLOT_ATTR = "hpablate.slot"
 FAIL_REASON_ATTR = "hpablate.fail_reason"
@@ -95,22 +105,46 @@ LIFE_POINTS = ("startup", "created", "claimed", "objective", "returned", "storin
 
 
 # ---- the plan and the objective (shared by workers and the audit) ---------------------------------
-def make_sampler(repeats: int, *, faults: Mapping[str, float] | None = None, seed: int = 0) -> hp.OneAtATimeSampler:
+def space_for(design: str) -> hp.SearchSpace:
+    return PATH_SPACE if design == "path" else SPACE
+
+
+def make_sampler(
+    repeats: int, *, faults: Mapping[str, float] | None = None, seed: int = 0, design: str = "oat"
+) -> hp.PlanSampler:
     """The plan sampler of a chaos study; with ``faults``, the one that injects self-kills."""
+    if design == "path":
+        kwargs: dict[str, Any] = {"target": PATH_TARGET, "repeats": repeats, "seed": PLAN_SEED}
+        return ChaosPathSampler(PATH_SPACE, faults=faults, fault_seed=seed, **kwargs) if faults else \
+            hp.AblationPathSampler(PATH_SPACE, **kwargs)
     if faults:
         return ChaosSampler(SPACE, repeats=repeats, seed=PLAN_SEED, faults=faults, fault_seed=seed)
     return hp.OneAtATimeSampler(SPACE, repeats=repeats, seed=PLAN_SEED)
 
 
-def repeats_for(n_slots: int) -> int:
-    """Replicates needed for at least ``n_slots`` slots (slot counts are multiples of 5)."""
-    return max(1, math.ceil(n_slots / CONFIGS_PER_REPLICATE))
+def repeats_for(n_slots: int, design: str = "oat") -> int:
+    """Replicates needed for at least ``n_slots`` slots (slot counts are multiples of the design's size)."""
+    return max(1, math.ceil(n_slots / CONFIGS_PER_REPLICATE[design]))
 
 
 def expected_value(params: Mapping[str, Any], seed: int) -> float:
     """The objective's value for a configuration and replicate seed (pure, so stored values can be
     checked against the slot they claim to be)."""
-    return round(float(params["x"]) * 10 + "abc".index(params["mode"]) + (seed % 1000) / 1000, 6)
+    extra = 3 * float(params.get("y", 0.0)) + 2 * float(params.get("z", 0.0))
+    return round(float(params["x"]) * 10 + "abc".index(params["mode"]) + extra + (seed % 1000) / 1000, 6)
+
+
+def expected_slots(design: str, repeats: int) -> dict[int, tuple[float, dict[str, Any]]]:
+    """Every slot's value and parameters, from a fault-free in-memory run of the same plan.
+
+    The objective is pure, so the path's decisions (and the values of its later rounds) are the
+    same in the chaos run as here.
+    """
+    sampler = make_sampler(repeats, design=design)
+    study = optuna.create_study(sampler=sampler, direction="maximize")
+    space = space_for(design)
+    study.optimize(lambda t: expected_value(space.suggest(t), hp.trial_seed(t)), n_trials=sampler.n_slots)
+    return {int(t.user_attrs[SLOT_ATTR]): (float(t.value), dict(t.params)) for t in study.trials}
 
 
 class _WorkerState:
@@ -120,6 +154,7 @@ class _WorkerState:
     rng: np.random.Generator = np.random.default_rng(0)
     faults: dict[str, float] = {}
     work_s: tuple[float, float] = (0.05, 0.2)
+    design: str = "oat"
 
 
 def _event(kind: str, number: int | None = None, slot: Any = None, value: Any = None) -> None:
@@ -143,7 +178,7 @@ def objective(trial: optuna.Trial) -> float:
 
     The value depends only on the configuration and ``hp.trial_seed`` (see :func:`expected_value`).
     """
-    config = SPACE.suggest(trial)
+    config = space_for(_WorkerState.design).suggest(trial)
     seed = hp.trial_seed(trial)
     slot = trial.user_attrs.get(SLOT_ATTR)
     _event("objective", trial.number, slot)
@@ -156,8 +191,8 @@ def objective(trial: optuna.Trial) -> float:
     return value
 
 
-class ChaosSampler(hp.OneAtATimeSampler):
-    """``OneAtATimeSampler`` that logs the trial's life and SIGKILLs its own process on request.
+class _ChaosHooks:
+    """Plan-sampler hooks that log the trial's life and SIGKILL their own process on request.
 
     Parameters
     ----------
@@ -168,15 +203,15 @@ class ChaosSampler(hp.OneAtATimeSampler):
         Unused by the plan (kept out of it so the plan identity matches the parent's sampler).
     """
 
-    def __init__(self, space: hp.SearchSpace, *, faults: Mapping[str, float], fault_seed: int = 0, **kwargs: Any) -> None:
-        super().__init__(space, **kwargs)
+    def __init__(self, *args: Any, faults: Mapping[str, float], fault_seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._faults = dict(faults)
         self._fault_seed = fault_seed
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         _event("created", trial.number)
         _maybe_die("created", trial.number)
-        super().before_trial(study, trial)
+        super().before_trial(study, trial)  # type: ignore[misc]
         slot = trial.user_attrs.get(SLOT_ATTR)
         _event("claimed", trial.number, slot)
         _maybe_die("claimed", trial.number, slot)
@@ -188,7 +223,15 @@ class ChaosSampler(hp.OneAtATimeSampler):
         _event("storing", trial.number, slot, state.name)
         if state == TrialState.COMPLETE:  # a finished result is about to be written: lose it here
             _maybe_die("storing", trial.number, slot)
-        super().after_trial(study, trial, state, values)
+        super().after_trial(study, trial, state, values)  # type: ignore[misc]
+
+
+class ChaosSampler(_ChaosHooks, hp.OneAtATimeSampler):
+    """``OneAtATimeSampler`` with the chaos hooks."""
+
+
+class ChaosPathSampler(_ChaosHooks, hp.AblationPathSampler):
+    """``AblationPathSampler`` with the chaos hooks."""
 
 
 def worker_main(argv: Sequence[str] | None = None) -> None:
@@ -203,6 +246,7 @@ def worker_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--heartbeat", type=float, default=0.2)
     parser.add_argument("--grace", type=float, default=1.5)
     parser.add_argument("--work", type=float, nargs=2, default=(0.05, 0.2))
+    parser.add_argument("--design", choices=DESIGNS, default="oat")
     args = parser.parse_args(argv)
     # WARNING keeps Optuna's failed-trial reports (with their tracebacks) on stderr for the audit.
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -210,9 +254,10 @@ def worker_main(argv: Sequence[str] | None = None) -> None:
     _WorkerState.rng = np.random.default_rng(args.seed)
     _WorkerState.faults = {k: float(v) for k, v in json.loads(args.faults).items()}
     _WorkerState.work_s = (args.work[0], args.work[1])
+    _WorkerState.design = args.design
     _event("startup")
-    sampler = make_sampler(args.repeats, faults=_WorkerState.faults or {"created": 0.0}, seed=args.seed)
-    study = hp.create_study(SPACE, sampler, storage=args.storage, study_name=args.study, direction="maximize")
+    sampler = make_sampler(args.repeats, faults=_WorkerState.faults or {"created": 0.0}, seed=args.seed, design=args.design)
+    study = hp.create_study(space_for(args.design), sampler, storage=args.storage, study_name=args.study, direction="maximize")
     hp.run(study, objective, heartbeat_interval=args.heartbeat, grace_period=args.grace)
     _event("exit")
 
@@ -510,6 +555,7 @@ def run_chaos(
     study_name: str | None = None,
     log_dir: str | os.PathLike[str] | None = None,
     max_restarts: int | None = None,
+    design: str = "oat",
 ) -> ChaosCounts:
     """Run ``n_procs`` chaos workers on one study until they are done; return what happened.
 
@@ -522,7 +568,8 @@ def run_chaos(
         Worker processes alive at once; a killed or crashed one is restarted (as a cluster's
         scheduler would) until the run ends.
     n_slots : int
-        Slots wanted; rounded up to a multiple of 5 (configurations per replicate).
+        Slots wanted; rounded up to a multiple of the configurations per replicate (5 for ``oat``,
+        11 for ``path``).
     kill_every : (float, float) or None
         The parent SIGKILLs a random running worker every ``uniform(lo, hi)`` seconds.
     kill_at : sequence of str, optional
@@ -559,13 +606,16 @@ def run_chaos(
         new temporary directory, kept for inspection).
     max_restarts : int, optional
         Bound on restarts (default ``50 * n_procs``): a worker that dies on start cannot loop.
+    design : {"oat", "path"}
+        The plan: one-at-a-time (every slot numbered up front) or an ablation path (later rounds
+        claimed once earlier rounds are decided).
 
     Returns
     -------
     ChaosCounts
     """
-    repeats = repeats_for(n_slots)
-    n_slots = repeats * CONFIGS_PER_REPLICATE
+    repeats = repeats_for(n_slots, design)
+    n_slots = repeats * CONFIGS_PER_REPLICATE[design]
     faults = dict(faults or {})
     unknown = set(faults) - set(SELF_KILL_POINTS)
     if unknown:
@@ -585,7 +635,8 @@ def run_chaos(
     counts = ChaosCounts(storage=kind, n_procs=n_procs, n_slots=n_slots)
 
     # The parent makes the study first (like a user before submitting jobs): no creation race.
-    hp.create_study(SPACE, make_sampler(repeats), storage=storage_url, study_name=study_name, direction="maximize")
+    hp.create_study(space_for(design), make_sampler(repeats, design=design), storage=storage_url, study_name=study_name,
+                    direction="maximize")
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
 
     incarnations: list[_Incarnation] = []
@@ -607,7 +658,7 @@ def run_chaos(
             sys.executable, CHAOS_SCRIPT, "worker", "--storage", worker_url, "--study", study_name,
             "--repeats", str(repeats), "--events", str(events), "--seed", str(wseed),
             "--faults", json.dumps(faults), "--heartbeat", str(heartbeat_interval),
-            "--grace", str(grace_period), "--work", str(work_s[0]), str(work_s[1]),
+            "--grace", str(grace_period), "--work", str(work_s[0]), str(work_s[1]), "--design", design,
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file, env=env)
         inc = _Incarnation(index, number, proc, events, err, err_file)
@@ -717,7 +768,7 @@ def run_chaos(
         for e in _read_events(inc.events):
             if e["e"] == "kill":
                 counts.kills[e["v"]] = counts.kills.get(e["v"], 0) + 1
-    _audit(counts, storage_url, study_name, repeats, incarnations)
+    _audit(counts, storage_url, study_name, repeats, incarnations, design)
     return counts
 
 
@@ -730,17 +781,14 @@ def _reason_key(reason: str | None) -> str:
 
 
 def _audit(
-    counts: ChaosCounts, storage_url: str, study_name: str, repeats: int, incarnations: Sequence[_Incarnation]
+    counts: ChaosCounts, storage_url: str, study_name: str, repeats: int, incarnations: Sequence[_Incarnation],
+    design: str = "oat",
 ) -> None:
     """Fill the storage-derived counts of ``counts`` from the study, read with plain Optuna."""
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
     trials = study.get_trials(deepcopy=False)
     by_number = {t.number: t for t in trials}
-    plan = make_sampler(repeats).plan  # public DataFrame: slot, seed and parameters
-    expected = {
-        int(row.slot): (expected_value({"x": row.x, "mode": row.mode}, int(row.seed)), {"x": row.x, "mode": row.mode})
-        for row in plan.itertuples()
-    }
+    expected = expected_slots(design, repeats)
     complete_per_slot: Counter[int] = Counter()
     for t in trials:
         if t.state == TrialState.RUNNING:

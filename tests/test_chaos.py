@@ -78,6 +78,28 @@ def test_sigkill_at_every_point_of_a_trials_life(backend, tmp_path, request):
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("backend", ["postgres", pytest.param("sqlite", marks=pytest.mark.slow)])
+def test_ablation_path_rounds_survive_sigkill_and_pauses(backend, tmp_path, request):
+    """Path rounds are claimed once earlier rounds are decided: kills and pauses must not make a
+    waiting worker hang, run a slot twice, or decide a round on different data than the audit."""
+    url = storage_url(backend, tmp_path, request)
+    counts = _chaos.run_chaos(
+        url,
+        4,
+        44,
+        kill_every=(1.5, 3.0),
+        faults=SELF_KILLS,
+        pause_every=(4.0, 6.0),
+        deadline_s=DEADLINE_S,
+        seed=5,
+        log_dir=tmp_path / "logs",
+        design="path",
+    )
+    assert counts.n_kills > 0, counts.summary()
+    assert_promise_held(counts)
+
+
+@pytest.mark.timeout(240)
 def test_worker_paused_past_the_grace_period_carries_on(tmp_path):
     """SIGSTOP a worker for 1.5–2.5 grace periods mid-objective, then SIGCONT it.
 

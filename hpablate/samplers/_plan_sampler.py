@@ -346,7 +346,7 @@ class PlanSampler(BaseSampler):
                     return choice
                 # The ready slots are all running and later ones depend on them (ablation path
                 # rounds): wait, beating so that the claimers behind this trial do not think it dead.
-                self._fail_dead_holders(study, trials, now)
+                self._fail_dead_holders(study, trials, trial.number, now)
                 deadline = time.monotonic() + CLAIM_WAIT_S
                 waiting = True
             elif time.monotonic() > deadline:
@@ -367,11 +367,17 @@ class PlanSampler(BaseSampler):
         """
         return self._plan[status.free[0]] if status.free else None
 
-    def _fail_dead_holders(self, study: Study, trials: list[FrozenTrial], now: float) -> None:
-        """Fail dead workers' trials that hold slots (only where trials beat: under :func:`hpablate.run`)."""
+    def _fail_dead_holders(self, study: Study, trials: list[FrozenTrial], number: int, now: float) -> None:
+        """Fail dead workers' trials, which may hold the slots a waiting claim waits for.
+
+        Only where every trial beats (under :func:`hpablate.run`): a plain ``study.optimize`` trial
+        shows no sign of life while its objective runs. A first-pass trial whose worker died before
+        it recorded anything holds its slot by number, so every dead trial counts, not only those
+        with a recorded slot.
+        """
         if not self.record_heartbeat:
             return
-        dead = [t for t in trials if t.state == TrialState.RUNNING and SLOT_ATTR in t.user_attrs
+        dead = [t for t in trials if t.state == TrialState.RUNNING and t.number != number
                 and is_dead(t, self.grace_period_s, now)]
         if dead:
             fail_dead_trials(_optuna.storage_of(study), _optuna.study_id_of(study), self.grace_period_s, trials=dead)

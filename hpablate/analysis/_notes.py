@@ -62,6 +62,22 @@ PAIRING_READING = ("Every configuration of one replicate shares its seed, so eff
                    "unpaired test is used only where fewer than two replicates pair.")
 
 
+def branch_reading(branches: dict[str, str]) -> str:
+    """How the effects of parameters that do not exist at the baseline were measured."""
+    parts = "; ".join(f"{p} within {b}" for p, b in branches.items())
+    return ("Conditional parameters that do not exist at the baseline are swept in their branch (the parent "
+            f"switched to an activating value): {parts}. Their effects are paired with the branch baseline "
+            "(that branch, the parameter at its baseline, everything else at the baseline; same replicate), "
+            "labelled in the branch column; switching the parent itself is the parent's own effect, against "
+            "the global baseline. Holm/BH run over every tested level of the study: a parameter's family "
+            "members are its levels where it exists, never configurations where it is inactive.")
+
+
+def thin_branch(param: str, branch: str, n: int) -> str:
+    return (f"{param}: the branch baseline {branch} has {n} completed trial(s), fewer than 2: its levels are "
+            "listed with their counts but have no interval or test.")
+
+
 def verdict_reading(alpha: float, margin: object, failures: str) -> str:
     fail = ("a level with a failed or diverged replicate: failed" if failures == "verdict" else
             "failed and pruned replicates count as the worst observed value (failures='worst')")

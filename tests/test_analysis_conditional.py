@@ -125,3 +125,118 @@ def test_a_failed_branch_level_is_counted_in_its_branch():
     row = effects[(effects["param"] == "momentum") & (effects["level"] == 0.9)].iloc[0]
     assert (row["n_failed"], row["n_total"], row["verdict"]) == (2, 2, "failed")
     assert not ((effects["param"] == "beta1") & (effects["n_failed"] > 0)).any()
+
+
+# --------------------------------------------------------------------------- plain Optuna, conditional
+PLAIN_DISTS = {
+    "optimizer": optuna.distributions.CategoricalDistribution(["sgd", "adam", "rmsprop"]),
+    "lr": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True),
+    "momentum": optuna.distributions.FloatDistribution(0.0, 0.99),
+    "beta1": optuna.distributions.FloatDistribution(0.8, 0.99),
+    "beta2": optuna.distributions.FloatDistribution(0.9, 0.9999),
+}
+
+
+@pytest.fixture(scope="module")
+def plain_db(tmp_path_factory) -> str:
+    """A plain Optuna SQLite study, define-by-run: momentum only under SGD (+3 per unit), beta1/beta2 only
+    under Adam (no effect); rmsprop is a choice no trial took."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('plain')}/cond.db"
+    study = optuna.create_study(storage=url, study_name="cond", direction="maximize")
+    rng = np.random.default_rng(7)
+    trials = []
+    for _ in range(160):
+        opt = str(rng.choice(["sgd", "adam"]))
+        params = {"optimizer": opt, "lr": float(np.exp(rng.uniform(np.log(1e-3), np.log(1e-1))))}
+        if opt == "sgd":
+            params["momentum"] = float(rng.uniform(0, 0.99))
+        else:
+            params.update(beta1=float(rng.uniform(0.8, 0.99)), beta2=float(rng.uniform(0.9, 0.9999)))
+        value = 0.5 * np.log10(params["lr"]) + 3.0 * params.get("momentum", 0.0) + rng.normal(scale=0.2)
+        trials.append(optuna.trial.create_trial(params=params, distributions={k: PLAIN_DISTS[k] for k in params},
+                                                value=float(value)))
+    study.add_trials(trials)
+    return url
+
+
+def _branch_study(url: str, optimizer: str) -> optuna.Study:
+    """The sub-study of one branch: only the trials whose optimizer is ``optimizer``."""
+    full = optuna.load_study(study_name="cond", storage=url)
+    sub = optuna.create_study(direction="maximize")
+    sub.add_trials([t for t in full.trials if t.params["optimizer"] == optimizer])
+    return sub
+
+
+def test_plain_conditions_are_inferred_with_every_parent_value(plain_db):
+    report = hp.analyze(plain_db, study_name="cond")
+    c = report.conditions
+    assert set(c.loc[c["lives_here"] == True, "param"] + "|" + c.loc[c["lives_here"] == True, "parent_value"]) == {  # noqa: E712
+        "momentum|sgd", "beta1|adam", "beta2|adam"}
+    rms = c[c["parent_value"] == "rmsprop"]
+    assert len(rms) == 3 and (rms["n_parent"] == 0).all() and rms["lives_here"].isna().all()
+    assert any("optimizer=rmsprop" in n for n in report.notes)
+    tree = report.condition_tree
+    assert tree[0].startswith("optimizer = sgd (") and tree[0].endswith(": momentum")
+    assert tree[1].endswith(": beta1, beta2") and tree[2].startswith("optimizer = rmsprop (0 trials): ")
+    assert set(tree[2].split(": ")[1].split(", ")) == {"momentum?", "beta1?", "beta2?"}  # the data cannot tell
+    data = report.to_dict()
+    assert data["condition_tree"] == tree and len(data["conditions"]) == len(c)
+    assert "## Condition tree" in report.to_markdown() and "Condition tree:" in report.to_text()
+
+
+def test_plain_branch_effects_say_momentum_matters_within_sgd(plain_db):
+    report = hp.analyze(plain_db, study_name="cond")
+    e = report.branch_effects
+    assert {(p, b) for p, b in zip(e["param"], e["branch"])} == {
+        ("momentum", "optimizer=sgd"), ("beta1", "optimizer=adam"), ("beta2", "optimizer=adam")}
+    full = optuna.load_study(study_name="cond", storage=plain_db)
+    pvals = {}
+    for param, opt in (("momentum", "sgd"), ("beta1", "adam"), ("beta2", "adam")):
+        done = [t for t in full.trials if t.params["optimizer"] == opt]
+        x = pd.Series([t.params[param] for t in done])
+        y = np.array([t.value for t in done])
+        bins = pd.qcut(x, 4).cat.codes.to_numpy()
+        expect = stats.f_oneway(*[y[bins == b] for b in range(4)])
+        row = e[e["param"] == param].iloc[0]
+        assert row["n_branch"] == len(done) and e.loc[e["param"] == param, "n"].sum() == len(done)
+        assert row["F"] == pytest.approx(expect.statistic, rel=1e-9)
+        assert row["p_value"] == pytest.approx(expect.pvalue, rel=1e-9, abs=1e-300)
+        pvals[param] = expect.pvalue
+    holm = dict(zip(pvals, multipletests(list(pvals.values()), method="holm")[1]))
+    for param, p in holm.items():
+        assert e.loc[e["param"] == param, "p_holm"].iloc[0] == pytest.approx(p, rel=1e-9, abs=1e-300)
+    assert holm["momentum"] < 1e-6 and holm["beta1"] > 0.05 and holm["beta2"] > 0.05  # the truth
+    assert any(s.startswith("Within optimizer=sgd, momentum matters") for s in report.summary)
+    assert any(s.startswith("Within optimizer=adam, beta1 shows no significant effect") for s in report.summary)
+
+
+def test_plain_branch_importances_equal_optunas_evaluators_on_each_sub_study(plain_db):
+    report = hp.analyze(plain_db, study_name="cond", encoding="optuna", n_trees=16, seed=3)
+    imp = report.branch_importances
+    for opt, names in (("sgd", ["lr", "momentum"]), ("adam", ["lr", "beta1", "beta2"])):
+        sub = _branch_study(plain_db, opt)
+        mine = imp[imp["branch"] == f"optimizer={opt}"]
+        ped = mine[mine["method"].str.startswith("PED")].set_index("param")["importance"]
+        ref = optuna.importance.PedAnovaImportanceEvaluator().evaluate(sub, params=names)
+        assert set(ped.index) == set(names)
+        for k, v in ref.items():
+            assert ped[k] == pytest.approx(v, rel=1e-9, abs=1e-12)
+        fan = mine[mine["method"].str.startswith("fANOVA")].set_index("param")["importance"]
+        ref = optuna.importance.FanovaImportanceEvaluator(n_trees=16, seed=3).evaluate(sub, params=names)
+        for k, v in ref.items():
+            assert fan[k] == pytest.approx(v, rel=1e-7, abs=1e-12)  # same forest: same numbers
+        assert set(mine["estimand"][mine["method"].str.startswith("fANOVA")]) == {
+            f"first-order (main effect) variance fraction within optimizer={opt} (uniform over its active subspace)"}
+    sgd = imp[(imp["branch"] == "optimizer=sgd") & imp["method"].str.startswith("fANOVA")].set_index("param")
+    assert sgd.loc["momentum", "importance"] > 0.8  # the truth: momentum dominates within SGD
+
+
+def test_plain_study_wide_ped_anova_is_optunas_conditional_evaluator(plain_db):
+    report = hp.analyze(plain_db, study_name="cond")
+    mine = report.importances[report.importances["method"].str.startswith("PED")].set_index("param")["importance"]
+    full = optuna.load_study(study_name="cond", storage=plain_db)
+    ref = optuna.importance.get_param_importances(full, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
+                                                  normalize=False)
+    assert set(ref) == set(PLAIN_DISTS) - {"optimizer"} | {"optimizer"}
+    for k, v in ref.items():
+        assert mine[k] == pytest.approx(v, rel=1e-9, abs=1e-12)

@@ -240,3 +240,32 @@ def test_plain_study_wide_ped_anova_is_optunas_conditional_evaluator(plain_db):
     assert set(ref) == set(PLAIN_DISTS) - {"optimizer"} | {"optimizer"}
     for k, v in ref.items():
         assert mine[k] == pytest.approx(v, rel=1e-9, abs=1e-12)
+
+
+def test_the_condition_tree_is_in_the_html_page(plain_db):
+    page = hp.analyze(plain_db, study_name="cond", ped_anova=False).to_html()
+    assert "<h2>Condition tree</h2>" in page and "optimizer = sgd (" in page
+
+
+def test_removing_a_component_with_children_keeps_its_structural_row():
+    """Removing attention removes its child heads: the ablated trials lack heads and still count."""
+    space = hp.SearchSpace(
+        hp.Component("attention", baseline=True),
+        hp.Int("heads", 1, 4, baseline=2, levels=[1, 2, 4], when={"attention": True}),
+        hp.Component("dropout", baseline=True),
+    )
+
+    def obj(trial: optuna.Trial) -> float:
+        c = space.suggest(trial)
+        seed = hp.trial_seed(trial)
+        noise = np.random.default_rng(seed).normal() + np.random.default_rng([seed, trial.number]).normal(scale=0.1)
+        return float(noise + 1.0 * c["attention"] + 0.1 * c.get("heads", 0) + 0.2 * c["dropout"])
+
+    study = hp.create_study(space, hp.StructuralAblationSampler(space, repeats=4), direction="maximize")
+    hp.run(study, obj)
+    row = hp.analyze(study).structural.set_index("component").loc["attention"]
+    base = _by_replicate(study, {"attention": True, "heads": 2, "dropout": True})
+    off = _by_replicate(study, {"attention": False, "dropout": True})
+    assert row["n"] == row["n_reference"] == 4
+    assert row["contribution"] == pytest.approx((base - off).mean(), rel=1e-12)
+    assert row["p_value"] == pytest.approx(stats.ttest_rel(base.to_numpy(), off.to_numpy()).pvalue, rel=1e-9)

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from hpablate.analysis._branches import absent
-from hpablate.analysis._util import matches
 from hpablate.render import fmt_value
 from hpablate.space import SearchSpace, value_key
 
@@ -129,17 +128,40 @@ def _explains(col: pd.Series, parent_here: np.ndarray, child_here: np.ndarray) -
     """``(parent, values)`` when the child is present exactly where the parent takes ``values``."""
     if (child_here & ~parent_here).any():
         return None
-    with_child: dict[Any, Any] = {}
-    without: set[Any] = set()
-    for v, has in zip(col.to_numpy()[parent_here], child_here[parent_here]):
-        k = value_key(v)
-        if has:
-            with_child.setdefault(k, v)
-        else:
-            without.add(k)
-    if not with_child or not without or set(with_child) & without:
-        return None  # no split, or a value with and without the child: not this parent
-    return str(col.name), tuple(with_child.values())
+    codes, uniques = _codes(col[parent_here])
+    with_child = np.bincount(codes, weights=child_here[parent_here], minlength=len(uniques))
+    total = np.bincount(codes, minlength=len(uniques))
+    if ((with_child > 0) & (with_child < total)).any():
+        return None  # a value with and without the child: not this parent
+    lives = with_child > 0
+    if lives.all() or not lives.any():
+        return None  # no split
+    return str(col.name), tuple(uniques[k] for k in np.flatnonzero(lives))
+
+
+def _codes(col: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Codes of the distinct values by :func:`hpablate.space.value_key` (``1`` and ``True`` differ)."""
+    raw, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+    keys: dict[Any, int] = {}
+    first: list[Any] = []
+    remap = np.empty(len(uniques), dtype=np.int64)
+    for k, u in enumerate(uniques):
+        remap[k] = keys.setdefault(value_key(u), len(first))
+        if remap[k] == len(first):
+            first.append(u.item() if isinstance(u, np.generic) else u)
+    return remap[raw], first
+
+
+def _value_rows(col: pd.Series, here: np.ndarray) -> dict[Any, np.ndarray]:
+    """Rows per distinct value (by ``value_key``) among the rows ``here``."""
+    out: dict[Any, np.ndarray] = {}
+    idx = np.flatnonzero(here)
+    codes, uniques = _codes(col.iloc[idx])
+    for k, u in enumerate(uniques):
+        rows = np.zeros(len(col), dtype=bool)
+        rows[idx[codes == k]] = True
+        out[value_key(u)] = rows
+    return out
 
 
 def condition_table(conditions: Sequence[Condition], params: pd.DataFrame) -> pd.DataFrame:
@@ -157,8 +179,10 @@ def condition_table(conditions: Sequence[Condition], params: pd.DataFrame) -> pd
                          "n_parent": len(params), "n_present": int(here.sum()), "source": c.source})
             continue
         col = params[c.parent] if c.parent in params.columns else pd.Series([np.nan] * len(params))
+        by_value = _value_rows(col, ~absent(col))
+        none = np.zeros(len(params), dtype=bool)
         for value in c.choices:
-            at = matches(col, value) & ~absent(col)
+            at = by_value.get(value_key(value), none)
             lives = any(value_key(value) == value_key(v) for v in c.values)
             known = c.source == FROM_SPACE or at.any()
             rows.append({"param": c.param, "parent": c.parent, "parent_value": value,
@@ -223,7 +247,9 @@ def study_conditions(space: SearchSpace | None, params: pd.DataFrame, distributi
 
 
 def _any_absent(params: pd.DataFrame) -> bool:
-    return any(absent(params[n]).any() for n in params.columns)
+    # isna() also flags None (a value): only the flagged columns are checked for NaN (absence)
+    flagged = params.columns[params.isna().any().to_numpy()]
+    return any(absent(params[n]).any() for n in flagged)
 
 
 __all__ = ["CONDITION_COLUMNS", "Condition", "condition_table", "condition_tree", "infer_conditions",

@@ -139,3 +139,23 @@ def test_transformer_learns_sorting_only_with_attention():
         optimizer="adamw", device="cpu",
     ).val_acc
     assert run({}) > run({"attention": False}) + 0.05
+
+
+def test_optimizer_conditional_study_reports_momentum_in_its_branch(tmp_path, capsys):
+    """The conditional study (issue 12): momentum lives under SGD, the betas under Adam (the baseline)."""
+    sf = load("optimizer_conditional.py")
+    assert sf.space.conditional and sf.space.activation("momentum") == {"optimizer": "sgd"}
+    for config in ({**sf.space.baseline, "optimizer": "sgd"}, sf.space.baseline):
+        kw = sf.module.optimizer_settings(sf.space.active(config))
+        opt = ht.make_optimizer(kw.pop("optimizer"), [torch.nn.Parameter(torch.zeros(2))], 0.1, **kw)
+        group = opt.param_groups[0]
+        assert group.get("momentum") == 0.9 if "momentum" in kw else group["betas"] == (0.9, 0.999)
+    storage = f"sqlite:///{tmp_path / 'c.db'}"
+    assert main(["run", str(STUDIES / "optimizer_conditional.py"), "--quick", "--repeats", "2", "--storage", storage,
+                 "--no-progress"]) == 0
+    report = hp.analyze(storage, study_name="optimizer_conditional-oat-quick")
+    mom = report.effects[report.effects["param"] == "momentum"]
+    assert set(mom["branch"]) == {"optimizer=sgd"} and len(mom) == 3 and (mom["baseline_n"] == 2).all()
+    assert set(report.effects.loc[report.effects["param"] != "momentum", "branch"]) == {""}
+    assert report.condition_tree[0].startswith("optimizer = sgd") and report.condition_tree[0].endswith(": momentum")
+    assert report.condition_tree[1].endswith(": beta1, beta2")

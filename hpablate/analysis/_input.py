@@ -17,6 +17,7 @@ import pandas as pd
 from hpablate.analysis.load import ATTR_PREFIX, PARAM_PREFIX, StudyData
 from hpablate.errors import HpablateError, NoTrialsError
 from hpablate.record import (
+    BRANCH_ATTR,
     FAIL_REASON_ATTR,
     FOREIGN_ATTR,
     SURPLUS_ATTR,
@@ -316,11 +317,22 @@ def _planned_params(trial: pd.Series, rec: pd.Series, names: list[str], space: S
             planned.update(zip(varied, level))
         elif level == "bare":
             planned.update({v: space[v].off for v in varied if hasattr(space[v], "off")})
+        planned = _active_planned(space, planned, trial.get(ATTR_PREFIX + BRANCH_ATTR))
     out = {}
+    inactive = np.nan if space is not None and space.conditional else None  # NaN: absent, None: a value
     for n in names:
         v = trial.get(PARAM_PREFIX + n)
-        out[n] = planned.get(n) if v is None or (isinstance(v, float) and v != v) else v
+        out[n] = planned.get(n, inactive) if v is None or (isinstance(v, float) and v != v) else v
     return out
+
+
+def _active_planned(space: SearchSpace, planned: dict[str, Any], branch: Any) -> dict[str, Any]:
+    """In a conditional space: the planned values in the trial's branch, absent where inactive."""
+    if not space.conditional or len(planned) < len(space):
+        return planned
+    if isinstance(branch, dict):
+        planned = {**planned, **{k: v for k, v in branch.items() if k in planned}}
+    return space.active(planned)
 
 
 def _column(trials: pd.DataFrame, key: str) -> pd.Series | None:

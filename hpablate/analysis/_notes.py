@@ -62,6 +62,46 @@ PAIRING_READING = ("Every configuration of one replicate shares its seed, so eff
                    "unpaired test is used only where fewer than two replicates pair.")
 
 
+def branch_reading(branches: dict[str, str]) -> str:
+    """How the effects of parameters that do not exist at the baseline were measured."""
+    parts = "; ".join(f"{p} within {b}" for p, b in branches.items())
+    return ("Conditional parameters that do not exist at the baseline are swept in their branch (the parent "
+            f"switched to an activating value): {parts}. Their effects are paired with the branch baseline "
+            "(that branch, the parameter at its baseline, everything else at the baseline; same replicate), "
+            "labelled in the branch column; switching the parent itself is the parent's own effect, against "
+            "the global baseline. Holm/BH run over every tested level of the study: a parameter's family "
+            "members are its levels where it exists, never configurations where it is inactive.")
+
+
+def thin_branch(param: str, branch: str, n: int) -> str:
+    return (f"{param}: the branch baseline {branch} has {n} completed trial(s), fewer than 2: its levels are "
+            "listed with their counts but have no interval or test.")
+
+
+ACTIVE_SUBSPACE = ("Conditional parameters are analysed within their branch (branch_effects, branch_importances): "
+                   "the trials where the parent takes an activating value. fANOVA there is computed on the "
+                   "branch's active subspace: its estimand is the fraction of the variance of the objective "
+                   "within the branch (uniform measure over the parameters that exist there, the parent fixed) "
+                   "explained by a parameter's main effect, not a share of the whole study's variance. PED-ANOVA "
+                   "per branch runs Optuna's evaluator on the branch's trials; the study-wide PED-ANOVA uses "
+                   "Optuna's conditional evaluator (regimes by presence). branch_effects: one-way ANOVA of the "
+                   "objective on the child's levels (quantile bins) within the branch, Holm over all branch tests.")
+
+
+def empty_parent_values(table: "pd.DataFrame") -> str:
+    empty = table[table["n_parent"] == 0].drop_duplicates(["parent", "parent_value"])
+    parts = ", ".join(f"{p}={fmt_value(v)}" for p, v in zip(empty["parent"], empty["parent_value"]))
+    return (f"No completed trial took {parts}: those branches are listed in the conditions table with 0 trials "
+            "and nothing can be said about the parameters living there.")
+
+
+def thin_sampled_branch(branch: str, children: list[str], n: int, min_effects: int, min_ped: int) -> str:
+    what = ("no ANOVA or fANOVA within it (needs " + str(min_effects) + ")" if n < min_effects
+            else f"no PED-ANOVA within it (needs {min_ped})")
+    return (f"Branch {branch} ({', '.join(children)}) has only {n} completed trials: its rows are shown with "
+            f"their counts, {what}.")
+
+
 def verdict_reading(alpha: float, margin: object, failures: str) -> str:
     fail = ("a level with a failed or diverged replicate: failed" if failures == "verdict" else
             "failed and pruned replicates count as the worst observed value (failures='worst')")
@@ -151,8 +191,32 @@ def summarize(tables: dict[str, pd.DataFrame], alpha: float = 0.05, design: str 
     importances = tables["importances"] if design not in LOCAL_DESIGNS else tables["importances"].iloc[0:0]
     return [line for part in (_effects(tables["effects"]), _failed(tables["effects"]),
                               _structural(tables["structural"]), _importances(importances),
-                              _morris(tables["morris"]), _interactions(tables["interactions"], alpha))
+                              _morris(tables["morris"]), _interactions(tables["interactions"], alpha),
+                              _branch_findings(tables.get("branch_effects"), tables.get("branch_importances"), alpha))
             for line in part]
+
+
+def _branch_findings(effects: "pd.DataFrame | None", importances: "pd.DataFrame | None", alpha: float) -> list[str]:
+    """One line per child and branch: does it matter within its branch (Holm-corrected one-way ANOVA)."""
+    if effects is None or not len(effects):
+        return []
+    out = []
+    for (param, branch), t in effects.groupby(["param", "branch"], sort=False):
+        r = t.iloc[0]
+        share = ""
+        if importances is not None and len(importances):
+            f = importances[(importances["branch"] == branch) & (importances["param"] == param)
+                            & importances["method"].str.startswith("fANOVA")]
+            if len(f):
+                share = f", fANOVA {f['importance'].iloc[0]:.0%} of the branch's variance"
+        n = int(r["n_branch"])
+        if not np.isfinite(r["p_value"]):
+            out.append(f"Within {branch}, {param} was not tested ({n} trials).")
+            continue
+        word = "matters" if r["p_holm"] < alpha else "shows no significant effect"
+        out.append(f"Within {branch}, {param} {word}: one-way ANOVA F={_num(r['F'])}, {fmt_p(r['p_value'])}, "
+                   f"Holm {fmt_p(r['p_holm'])}, η²={_num(r['eta2'])} ({n} trials{share}).")
+    return out
 
 
 def _failed(e: pd.DataFrame) -> list[str]:
@@ -185,7 +249,8 @@ def _effects(e: pd.DataFrame) -> list[str]:
         f"{pick['param']} {verdict}: {_signed(pick['delta'])} ± {_num(half)} when set to "
         f"{fmt_value(pick['level'])} (baseline mean {_num(pick['baseline_mean'])}, n={int(pick['n'])} vs "
         f"{int(pick['baseline_n'])}{paired}{test}, {fmt_p(pick['p_value'])}, Holm {fmt_p(pick['p_holm'])}); "
-        "local effect at the baseline.",
+        + (f"local effect at the branch baseline {pick['branch']}." if pick.get("branch") else
+           "local effect at the baseline."),
         f"{nsig} of {len(cand)} one-at-a-time levels differ significantly from the baseline "
         f"(Holm); no significant effect: {', '.join(map(str, flat)) or 'none'}.",
     ]

@@ -32,6 +32,8 @@ def render_html(r: AnalysisReport) -> str:
     ]
     if r.summary:
         parts.append("<div class='summary'><ul>" + "".join(f"<li>{esc(s)}</li>" for s in r.summary) + "</ul></div>")
+    if r.condition_tree:  # conditional spaces: which parameter lives under which parent value
+        parts.append("<h2>Condition tree</h2><pre>" + esc("\n".join(r.condition_tree)) + "</pre>")
     figs = r.figures
     figures_of = by_table(r.figure_data)
     div_id = iter(range(10**6))

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hpablate.analysis import _notes
+from hpablate.analysis._branches import OatRows, oat_rows
 from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
 from hpablate.analysis._pairing import Observations, compare, observations
 from hpablate.analysis._result import Result
@@ -37,7 +38,7 @@ from hpablate.space import Parameter, SearchSpace, value_key
 SCOPE = "local: one parameter moved from the baseline, all others at baseline"
 
 COLUMNS = [
-    "param", "level", "is_baseline", "n", "mean", "std", "baseline_n", "baseline_mean", "baseline_std",
+    "param", "level", "is_baseline", "branch", "n", "mean", "std", "baseline_n", "baseline_mean", "baseline_std",
     "delta", "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "cohen_d", "improvement", "significant",
     "test", "n_pairs", "sd_diff", "se", "df", "p_perm", "n_failed", "n_pruned", "n_total", "margin", "p_tost",
     "verdict",
@@ -85,6 +86,17 @@ def _effect_notes(effects: pd.DataFrame, alpha: float, margin: Any, failures: st
     else:
         notes = [_notes.oat_local(alpha, len(moved), sorted(set(moved["test"]) - {"none"}))]
     notes.append(_notes.verdict_reading(alpha, parse_margin(margin), failures))
+    return notes + _branch_notes(effects)
+
+
+def _branch_notes(effects: pd.DataFrame) -> list[str]:
+    """How children swept in their branch are read, and which branch baselines are too thin to test."""
+    refs = effects[effects["is_baseline"] & (effects["branch"] != "")]
+    if not len(refs):
+        return []
+    notes = [_notes.branch_reading({p: b for p, b in zip(refs["param"], refs["branch"])})]
+    thin = refs[refs["baseline_n"] < 2]
+    notes += [_notes.thin_branch(p, b, int(n)) for p, b, n in zip(thin["param"], thin["branch"], thin["baseline_n"])]
     return notes
 
 
@@ -157,19 +169,17 @@ def oat_effects(
     if not present:
         return pd.DataFrame(columns=COLUMNS)
     obs = observations(params, y, replicate, failed, failures=failures, maximize=direction == MAXIMIZE)
-    eq = baseline_masks(obs.params, present)
-    off = np.zeros(len(obs.y), dtype=int)
-    for m in eq.values():
-        off += ~m
-    base = off == 0
+    base, oat = _oat_rows(obs.params, space, present)
     sign = 1.0 if direction == MAXIMIZE else -1.0
     rows: list[dict[str, Any]] = []
     for s in present:
-        levels = _levels(s, obs.params[s.name].to_numpy(), (off == 1) & ~eq[s.name])
+        r = oat[s.name]
+        levels = _levels(s, obs.params[s.name].to_numpy(), r.moved)
         if not levels:
             continue  # no one-at-a-time level of this parameter: no rows
-        rows.append(_row(s.name, s.baseline, True, base, base, obs, sign, conf))
-        rows += [_row(s.name, value, False, members, base, obs, sign, conf) for value, members in levels]
+        ref = r.reference
+        rows.append(_row(s.name, s.baseline, True, ref, ref, obs, sign, conf, r.label))
+        rows += [_row(s.name, value, False, members, ref, obs, sign, conf, r.label) for value, members in levels]
     out = _sort_levels(pd.DataFrame(rows, columns=COLUMNS), present)
     out = _corrected(out, alpha)
     moved = ~out["is_baseline"]
@@ -182,6 +192,18 @@ def oat_effects(
     bm, bsd, _, _ = mean_ci(obs.y[base & obs.usable])
     out.attrs.update(scope=SCOPE, baseline_n=int((base & obs.usable).sum()), baseline_mean=bm, baseline_std=bsd)
     return out
+
+
+def _oat_rows(params: pd.DataFrame, space: SearchSpace, present: Sequence[Parameter]) -> tuple[np.ndarray, dict[str, OatRows]]:
+    """The baseline rows and each parameter's reference and moved rows (one pass, no conditions)."""
+    if space.conditional:
+        return oat_rows(params, space, [s.name for s in present])
+    eq = baseline_masks(params, present)
+    off = np.zeros(len(params), dtype=int)
+    for m in eq.values():
+        off += ~m
+    base = off == 0
+    return base, {s.name: OatRows(base, (off == 1) & ~eq[s.name], {}) for s in present}
 
 
 def _levels(s: Parameter, col: np.ndarray, sel: np.ndarray) -> list[tuple[Any, np.ndarray]]:
@@ -215,7 +237,7 @@ def _corrected(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 
 def _row(name: str, level: Any, is_base: bool, members: np.ndarray, base: np.ndarray, obs: Observations,
-         sign: float, conf: float) -> dict[str, Any]:
+         sign: float, conf: float, branch: str = "") -> dict[str, Any]:
     a = members & obs.usable
     b = base & obs.usable
     m, sd, _, _ = mean_ci(obs.y[a])
@@ -227,7 +249,7 @@ def _row(name: str, level: Any, is_base: bool, members: np.ndarray, base: np.nda
         w = compare(obs.y, obs.replicate, a, b, conf)
     n_failed, n_pruned = obs.count(members, "failed"), obs.count(members, "pruned")
     return {
-        "param": name, "level": level, "is_baseline": is_base, "n": int(a.sum()), "mean": m, "std": sd,
+        "param": name, "level": level, "is_baseline": is_base, "branch": branch, "n": int(a.sum()), "mean": m, "std": sd,
         "baseline_n": int(b.sum()), "baseline_mean": bm, "baseline_std": bsd, "delta": w["diff"],
         "ci_low": w["ci_low"], "ci_high": w["ci_high"], "p_value": w["p_value"], "p_holm": np.nan,
         "p_bh": np.nan, "cohen_d": w["cohen_d"], "improvement": sign * w["diff"], "significant": False,

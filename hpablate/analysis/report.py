@@ -18,6 +18,8 @@ import pandas as pd
 from hpablate.analysis import _notes
 from hpablate.analysis._input import OFF_PLAN, AnalysisInput, ObjectiveIndexError, analysis_input, counts_text
 from hpablate.analysis._result import Result
+from hpablate.analysis.conditional import analyze_conditional
+from hpablate.analysis._conditions import condition_tree
 from hpablate.analysis.effects import analyze_effects
 from hpablate.analysis.importance import IMPORTANCE_COLUMNS, analyze_fanova, analyze_morris, analyze_ped_anova
 from hpablate.analysis.interactions import analyze_interactions
@@ -105,6 +107,16 @@ class AnalysisReport:
     interaction_counts: dict[str, pd.DataFrame] = field(default_factory=dict)
     seeds_needed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEEDS_COLUMNS))
     _figures: dict[str, Any] | None = field(default=None, repr=False)
+    #: Conditional spaces (:mod:`hpablate.analysis.conditional`): every parent value with its trial
+    #: counts, per-branch effects and importances of sampled studies.
+    conditions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    branch_effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    branch_importances: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def condition_tree(self) -> list[str]:
+        """Which parameter lives under which parent value, as text lines (empty: no conditions)."""
+        return condition_tree(self.conditions)
 
     # ------------------------------------------------------------------ tables
 
@@ -123,6 +135,9 @@ class AnalysisReport:
             "path": self.path,
             "path_candidates": self.path_candidates,
             "seeds_needed": self.seeds_needed,
+            "conditions": self.conditions,
+            "branch_effects": self.branch_effects,
+            "branch_importances": self.branch_importances,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +152,7 @@ class AnalysisReport:
         out["interaction_tables"] = {k: _pivot_records(v) for k, v in self.interaction_tables.items()}
         out["interaction_counts"] = {k: _pivot_records(v) for k, v in self.interaction_counts.items()}
         out["marginal_tables"] = {k: _records(v) for k, v in self.marginal_tables.items()}
+        out["condition_tree"] = self.condition_tree
         return to_builtin(out)
 
     def to_csv(self, table: str = "effects") -> str:
@@ -180,6 +196,8 @@ class AnalysisReport:
             lines += ["## Summary", ""] + [f"- {esc(s)}" for s in self.summary] + [""]
         if self.notes:
             lines += ["## Notes", ""] + [f"- {esc(s)}" for s in self.notes] + [""]
+        if self.condition_tree:
+            lines += ["## Condition tree", "", "```"] + [strip_controls(s) for s in self.condition_tree] + ["```", ""]
         for _, title, t in self._display_tables():
             lines += [f"## {title}", "", md_table(t), ""]
         for k, t in self.interaction_tables.items():
@@ -205,6 +223,10 @@ class AnalysisReport:
             ("path_candidates", "Ablation path rounds (every candidate vs the round's start)", self.path_candidates,
              fmt_table),
             ("seeds_needed", "Seeds needed", self.seeds_needed, fmt_table),
+            ("conditions", "Conditions (every parent value, trial counts)", self.conditions, fmt_table),
+            ("branch_effects", "Effects within branches (conditional parameters)", self.branch_effects, fmt_table),
+            ("branch_importances", "Importances within branches (active subspace)", self.branch_importances,
+             fmt_table),
         ]
         return [(key, title, fmt(t)) for key, title, t, fmt in tables if len(t)]
 
@@ -214,6 +236,8 @@ class AnalysisReport:
                  f"design: {self.design or 'plain Optuna'}; trials: {counts_text(self.counts)}", ""]
         if self.summary:
             parts += ["Summary:"] + [f"  * {s}" for s in self.summary] + [""]
+        if self.condition_tree:
+            parts += ["Condition tree:"] + [f"  {s}" for s in self.condition_tree] + [""]
         for _, title, t in self._display_tables():
             parts += [f"== {title} ==", t.to_string(index=False), ""]
         for k, t in self.interaction_tables.items():
@@ -359,6 +383,8 @@ def analyze_data(
         ("shapley", lambda: analyze_shapley(inp.plan_only(), alpha=alpha)),
         ("path", lambda: analyze_path(inp.plan_only(), alpha=alpha)),
         ("interactions", lambda: analyze_interactions(inp, order=_marginal_order(results["fanova"]))),
+        ("conditional", lambda: analyze_conditional(inp, n_trees=n_trees, seed=seed, encoding=encoding,
+                                                    ped_anova=ped_anova, alpha=alpha)),
         ("power", lambda: analyze_power(results["effects"].tables["effects"], results["structural"].tables["structural"],
                                         mde=mde, margin=margin, power=power, alpha=alpha)
          if mde is not None else Result()),
@@ -417,7 +443,8 @@ def _package(inp: AnalysisInput, results: dict[str, Result], alpha: float) -> An
         summary=_notes.summarize(tables, alpha, design=inp.design),
         notes=_study_notes(inp) + [n for r in results.values() for n in r.notes], params=inp.names,
         log_params=[p.name for p in space or [] if p.name in inp.params.columns and getattr(p, "log", False)],
-        **{k: tables[k] for k in ("sobol", "shapley", "shapley_interactions", "path", "path_candidates") if k in tables},
+        **{k: tables[k] for k in ("sobol", "shapley", "shapley_interactions", "path", "path_candidates", "conditions",
+                                  "branch_effects", "branch_importances") if k in tables},
         interaction_counts=groups.get("interaction_counts", {}), seeds_needed=tables["seeds_needed"],
     )
 
@@ -454,6 +481,8 @@ def _short_importances(t: pd.DataFrame) -> pd.DataFrame:
 def _fmt_effects(t: pd.DataFrame) -> pd.DataFrame:
     cols = ["param", "level", "n", "mean", "std", "delta", "ci_low", "ci_high", "p_value", "p_holm", "p_bh",
             "cohen_d", "significant", "test", "failed", "verdict"]
+    if "branch" in t and (t["branch"].fillna("") != "").any():  # conditional space: say which baseline
+        cols.insert(2, "branch")
     d = t.assign(failed=_failed_text(t))[cols].copy()
     d["level"] = [fmt_value(v) + (" (baseline)" if b else "") for v, b in zip(t["level"], t["is_baseline"])]
     return fmt_table(d)

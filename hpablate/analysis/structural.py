@@ -24,6 +24,7 @@ from hpablate.analysis import _notes
 from hpablate.analysis._input import MAXIMIZE, MINIMIZE, AnalysisInput
 from hpablate.analysis._pairing import compare, observations
 from hpablate.analysis._result import Result
+from hpablate.analysis._branches import absent
 from hpablate.analysis._util import matches, mean_ci, p_adjust, per_class_metrics
 from hpablate.analysis.verdicts import Margin, parse_margin, verdict_columns
 from hpablate.space import Component, Parameter, SearchSpace
@@ -65,9 +66,16 @@ def analyze_structural(
                   [_notes.NO_REMOVAL] if structural.empty else [])
 
 
-def _masks(params: pd.DataFrame, present: Sequence[Parameter]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    base = {s.name: matches(params[s.name], s.baseline) for s in present}
-    off = {s.name: matches(params[s.name], s.off) for s in present if isinstance(s, Component)}
+def _masks(params: pd.DataFrame, present: Sequence[Parameter],
+           conditional: bool = False) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Rows at each parameter's baseline and at each component's off value.
+
+    In a conditional space a parameter absent from a trial does not exist there (removing
+    attention removes its heads): it agrees with every reference, its parents being compared.
+    """
+    inactive = {s.name: absent(params[s.name]) if conditional else False for s in present}
+    base = {s.name: matches(params[s.name], s.baseline) | inactive[s.name] for s in present}
+    off = {s.name: matches(params[s.name], s.off) | inactive[s.name] for s in present if isinstance(s, Component)}
     return base, off
 
 
@@ -122,7 +130,7 @@ def structural_contributions(
     if not comps:
         return pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=CLASS_COLUMNS)
     obs = observations(params, y, replicate, failed, failures=failures, maximize=direction == MAXIMIZE)
-    base, off = _masks(obs.params, present)
+    base, off = _masks(obs.params, present, space.conditional)
     sign = 1.0 if direction == MAXIMIZE else -1.0
     rows, class_rows = [], []
     for c, mode, ref_name, ref, abl in _comparisons(comps, present, base, off):

@@ -29,9 +29,10 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 
 def make_optimizer(
     name: str, params: Any, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
-    fused: bool = True,
+    fused: bool = True, betas: tuple[float, float] | None = None,
 ) -> torch.optim.Optimizer:
-    """Build an optimizer by name: ``sgd`` (with ``momentum``), ``adam``, ``adamw``, ``rmsprop``.
+    """Build an optimizer by name: ``sgd`` (with ``momentum``), ``adam``, ``adamw`` (with ``betas``,
+    torch's default when None), ``rmsprop``.
 
     With ``fused`` the single-kernel implementation is used where torch has one for the
     parameters' device (same update rule, several times less per-step overhead for small models);
@@ -42,9 +43,9 @@ def make_optimizer(
     if name == "sgd":
         cls, kw = torch.optim.SGD, {"momentum": momentum}
     elif name == "adam":
-        cls, kw = torch.optim.Adam, {}
+        cls, kw = torch.optim.Adam, {} if betas is None else {"betas": tuple(betas)}
     elif name == "adamw":
-        cls, kw = torch.optim.AdamW, {}
+        cls, kw = torch.optim.AdamW, {} if betas is None else {"betas": tuple(betas)}
     elif name == "rmsprop":
         cls, kw = torch.optim.RMSprop, {}
     else:
@@ -125,6 +126,7 @@ def train_classifier(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     momentum: float = 0.9,
+    betas: tuple[float, float] | None = None,
     device: str | torch.device | None = None,
     amp: bool | None = None,
     channels_last: bool | None = None,
@@ -148,8 +150,9 @@ def train_classifier(
         recorded as user attributes, and its planned seed (``hp.trial_seed``) is used.
     seed
         Overrides the trial's seed (and is required for reproducibility without a trial).
-    epochs, batch_size, optimizer, lr, weight_decay, momentum
-        Training settings; ``optimizer`` is one of ``sgd``, ``adam``, ``adamw``, ``rmsprop``.
+    epochs, batch_size, optimizer, lr, weight_decay, momentum, betas
+        Training settings; ``optimizer`` is one of ``sgd``, ``adam``, ``adamw``, ``rmsprop``;
+        ``momentum`` is SGD's, ``betas`` Adam's/AdamW's (None: torch's default).
     device
         ``None`` picks ``cuda`` if available (or ``$HPABLATE_DEVICE``), else ``cpu``.
     amp
@@ -214,7 +217,7 @@ def train_classifier(
         x = x.contiguous(memory_format=torch.channels_last)
         x_val = x_val.contiguous(memory_format=torch.channels_last)
     n_params = count_parameters(model)
-    opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay, momentum)
+    opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay, momentum, betas=betas)
     loss_fn = nn.CrossEntropyLoss()
     history: list[float] = []
     can_report = trial is not None and (_has_pruner(trial) if report is None else bool(report))

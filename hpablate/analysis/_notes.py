@@ -189,11 +189,26 @@ LOCAL_DESIGNS = ("oat", "structural", "baseline")
 def summarize(tables: dict[str, pd.DataFrame], alpha: float = 0.05, design: str | None = None) -> list[str]:
     """Plain-language findings from the report's tables, most important first."""
     importances = tables["importances"] if design not in LOCAL_DESIGNS else tables["importances"].iloc[0:0]
-    return [line for part in (_effects(tables["effects"]), _failed(tables["effects"]),
+    return [line for part in (_path(tables.get("path")), _effects(tables["effects"]), _failed(tables["effects"]),
                               _structural(tables["structural"]), _importances(importances),
                               _morris(tables["morris"]), _interactions(tables["interactions"], alpha),
                               _branch_findings(tables.get("branch_effects"), tables.get("branch_importances"), alpha))
             for line in part]
+
+
+def _path(path: "pd.DataFrame | None") -> list[str]:
+    """The ablation path in one line: each step's gain and share, and the total."""
+    if path is None or len(path) < 2:
+        return []
+    steps = path.iloc[1:]
+    parts = []
+    for _, r in steps.iterrows():
+        share = f", {r['share']:.0%}" if pd.notna(r.get("share")) else ""
+        mark = "*" if r["significant"] else ""
+        parts.append(f"{r['param']} {_signed(r['gain'])}{mark}{share}")
+    total = float(steps["gain"].sum())
+    return [f"Ablation path (greedy, baseline to target; gain in the objective's direction, * Holm p < alpha): "
+            + " → ".join(parts) + f"; total {_signed(total)}."]
 
 
 def _branch_findings(effects: "pd.DataFrame | None", importances: "pd.DataFrame | None", alpha: float) -> list[str]:

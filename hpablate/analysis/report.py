@@ -18,7 +18,10 @@ import pandas as pd
 from hpablate.analysis import _notes
 from hpablate.analysis._input import OFF_PLAN, AnalysisInput, ObjectiveIndexError, analysis_input, counts_text
 from hpablate.analysis._result import Result
+from hpablate.analysis.curves import analyze_curves
 from hpablate.analysis.effects import analyze_effects
+from hpablate.analysis.failures import analyze_failures
+from hpablate.analysis.pareto import analyze_pareto
 from hpablate.analysis.importance import IMPORTANCE_COLUMNS, analyze_fanova, analyze_morris, analyze_ped_anova
 from hpablate.analysis.interactions import analyze_interactions
 from hpablate.analysis.importance.sobol import analyze_sobol
@@ -101,6 +104,17 @@ class AnalysisReport:
     interaction_counts: dict[str, pd.DataFrame] = field(default_factory=dict)
     seeds_needed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SEEDS_COLUMNS))
     _figures: dict[str, Any] | None = field(default=None, repr=False)
+    #: Per planned configuration (or parameter value/bin of a plain study): completed, failed and
+    #: pruned trials and the failure rate (:func:`hpablate.analysis.failures.analyze_failures`).
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Per configuration and step, mean ± CI of the intermediate values (:mod:`hpablate.analysis.curves`);
+    #: ``settle_step`` is the step from which on the configurations' ranking equals the final one.
+    learning_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    settle_step: int | None = None
+    #: Multi-objective studies: per configuration the mean of every objective and ``on_front``.
+    pareto: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The replicates behind each ``effects`` / ``structural`` row (:mod:`hpablate.analysis._points`).
+    replicate_points: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     # ------------------------------------------------------------------ tables
 
@@ -117,6 +131,9 @@ class AnalysisReport:
             "shapley": self.shapley,
             "shapley_interactions": self.shapley_interactions,
             "seeds_needed": self.seeds_needed,
+            "failures": self.failures,
+            "learning_curves": self.learning_curves,
+            "pareto": self.pareto,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +142,7 @@ class AnalysisReport:
             "schema": JSON_SCHEMA, "study": self.study_name, "objective": self.objective,
             "objective_name": self.objective_name, "direction": self.direction,
             "design": self.design, "counts": self.counts, "summary": self.summary, "notes": self.notes,
+            "settle_step": self.settle_step,
         }
         for name, t in self.tables().items():
             out[name] = _records(t)
@@ -196,6 +214,10 @@ class AnalysisReport:
             ("shapley", "Shapley values and leave-one-out effects", self.shapley, fmt_table),
             ("shapley_interactions", "Shapley interaction indices", self.shapley_interactions, fmt_table),
             ("seeds_needed", "Seeds needed", self.seeds_needed, fmt_table),
+            ("failures", "Failed and pruned trials per parameter level", self.failures, fmt_table),
+            ("learning_curves", "Learning curves (last step every configuration reached)", self.learning_curves,
+             _fmt_curves),
+            ("pareto", "Pareto front of the configurations' mean objectives", self.pareto, fmt_table),
         ]
         return [(key, title, fmt(t)) for key, title, t, fmt in tables if len(t)]
 
@@ -349,6 +371,9 @@ def analyze_data(
         ("sobol", lambda: analyze_sobol(inp.plan_only(), alpha=alpha, seed=seed)),
         ("shapley", lambda: analyze_shapley(inp.plan_only(), alpha=alpha)),
         ("interactions", lambda: analyze_interactions(inp, order=_marginal_order(results["fanova"]))),
+        ("failures", lambda: analyze_failures(data, inp)),
+        ("curves", lambda: analyze_curves(inp, data.intermediate)),
+        ("pareto", lambda: analyze_pareto(inp, data.directions)),
         ("power", lambda: analyze_power(results["effects"].tables["effects"], results["structural"].tables["structural"],
                                         mde=mde, margin=margin, power=power, alpha=alpha)
          if mde is not None else Result()),
@@ -360,10 +385,23 @@ def analyze_data(
         results[name] = step()
         timings[name] = time.perf_counter() - t
     report = _package(inp, results, alpha)
+    _add_paper_tables(report, results, inp)
     report.timings = {**timings, "total": time.perf_counter() - start}
     names = data.metric_names or []
     report.objective_name = str(names[objective]) if objective < len(names) else None
     return report
+
+
+def _add_paper_tables(report: AnalysisReport, results: dict[str, Result], inp: AnalysisInput) -> None:
+    """The failure breakdown, learning curves, Pareto table and replicate points of the report."""
+    from hpablate.analysis._points import replicate_points
+
+    report.failures = results["failures"].tables["failures"]
+    curves = results["curves"].tables["learning_curves"]
+    report.learning_curves = curves
+    report.settle_step = curves.attrs.get("settle_step")
+    report.pareto = results["pareto"].tables["pareto"]
+    report.replicate_points = replicate_points(inp, report.effects, report.structural)
 
 
 def _marginal_order(fanova: Result) -> list[str]:
@@ -453,6 +491,12 @@ def _fmt_structural(t: pd.DataFrame) -> pd.DataFrame:
     cols = ["component", "mode", "reference", "n_reference", "reference_mean", "ablated", "n", "mean", "contribution",
             "ci_low", "ci_high", "p_value", "p_holm", "benefit", "test", "failed", "verdict"]
     return fmt_table(t.assign(failed=_failed_text(t))[cols])
+
+
+def _fmt_curves(t: pd.DataFrame) -> pd.DataFrame:
+    """The curves at the last step every configuration reached (the whole table is in CSV/JSON)."""
+    last = t.groupby("config", sort=False)["step"].max().min()
+    return fmt_table(t[t["step"] == last].reset_index(drop=True))
 
 
 def _failed_text(t: pd.DataFrame) -> list[str]:

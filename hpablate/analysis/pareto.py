@@ -15,7 +15,8 @@ from hpablate.analysis._input import AnalysisInput
 from hpablate.analysis._result import Result
 
 
-def analyze_pareto(inp: AnalysisInput, directions: list[str], *, conf: float = 0.95) -> Result:
+def analyze_pareto(inp: AnalysisInput, directions: list[str], names: list[str] | None = None, *,
+                   conf: float = 0.95) -> Result:
     """The ``pareto`` table of a study with more than one objective (empty otherwise).
 
     Parameters
@@ -24,6 +25,8 @@ def analyze_pareto(inp: AnalysisInput, directions: list[str], *, conf: float = 0
         Any objective of the study (every objective's values are in ``inp.values``).
     directions : list of str
         ``"minimize"``/``"maximize"`` per objective.
+    names : list of str, optional
+        The objectives' metric names (kept with the directions in ``attrs``, for figures).
 
     Returns
     -------
@@ -50,6 +53,11 @@ def analyze_pareto(inp: AnalysisInput, directions: list[str], *, conf: float = 0
         table[f"ci_high_{k}"] = t["ci_high"].to_numpy()
         means.append(t["mean"].to_numpy())
     table["on_front"] = pareto_front(np.column_stack(means), directions)
+    from hpablate.render._tables import objective_label
+
+    names = list(names or [])
+    table.attrs.update(objectives=[objective_label(k, names[k] if k < len(names) else None)
+                                   for k in range(len(directions))], directions=list(directions))
     return Result({"pareto": table}, [_note(table)])
 
 

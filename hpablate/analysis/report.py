@@ -373,7 +373,7 @@ def analyze_data(
         ("interactions", lambda: analyze_interactions(inp, order=_marginal_order(results["fanova"]))),
         ("failures", lambda: analyze_failures(data, inp)),
         ("curves", lambda: analyze_curves(inp, data.intermediate)),
-        ("pareto", lambda: analyze_pareto(inp, data.directions)),
+        ("pareto", lambda: analyze_pareto(inp, data.directions, data.metric_names)),
         ("power", lambda: analyze_power(results["effects"].tables["effects"], results["structural"].tables["structural"],
                                         mde=mde, margin=margin, power=power, alpha=alpha)
          if mde is not None else Result()),

@@ -16,7 +16,7 @@ from hpablate import train as ht
 
 space = hp.SearchSpace(
     hp.Int("n_estimators", 50, 300, baseline=100, levels=[50, 100, 200, 300]),
-    hp.Int("max_depth", 2, 16, baseline=8, levels=[2, 4, 8, 16]),
+    hp.Int("max_depth", 1, 16, baseline=8, levels=[1, 2, 4, 8, 16]),
     hp.Categorical("max_features", ["sqrt", "log2", "all"], baseline="sqrt"),
 )
 direction = "maximize"

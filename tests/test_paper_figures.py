@@ -342,3 +342,15 @@ def test_new_tables_reach_every_output(report):
     assert len(data["failures"]) == len(report.failures)
     assert pd.read_csv(__import__("io").StringIO(report.to_csv("failures")))["n_fail"].sum() == report.failures[
         "n_fail"].sum()
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex is not installed here")
+def test_latex_with_the_new_tables_compiles(report, tmp_path):
+    import subprocess
+
+    tex = report.to_latex(standalone=True)
+    assert "tab:hpablate-failures" in tex and "tab:hpablate-learning-curves" in tex
+    (tmp_path / "r.tex").write_text(tex)
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "r.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]

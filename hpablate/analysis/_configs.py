@@ -40,15 +40,13 @@ def configurations(params: pd.DataFrame, record: pd.DataFrame | None = None,
     """
     names = list(params.columns)
     cols = [params[n].to_numpy(dtype=object) for n in names]
-    keys = [tuple(_key(c[i]) for c in cols) for i in range(len(params))]
-    code_of: dict[tuple, int] = {}
-    code = np.fromiter((code_of.setdefault(k, len(code_of)) for k in keys), dtype=np.int64, count=len(keys))
-    first = np.zeros(len(code_of), dtype=np.int64)
-    first[code[::-1]] = np.arange(len(code))[::-1]  # the first row of every configuration
+    code, first = _codes(params)
     baseline = _baseline(space)
     label, varied, level = [], [], []
+    rec_varied = record["varied"].to_numpy(dtype=object) if record is not None and "varied" in record else None
+    rec_level = record["level"].to_numpy(dtype=object) if rec_varied is not None else None
     for i in first:
-        v, lv = _from_record(record, i) if record is not None else (None, None)
+        v, lv = _from_record(rec_varied[i], rec_level[i]) if rec_varied is not None else (None, None)
         if v is None:
             values = {n: c[i] for n, c in zip(names, cols) if not _missing(c[i])}
             moved = {n: x for n, x in values.items() if n not in baseline or value_key(baseline[n]) != value_key(x)}
@@ -57,15 +55,44 @@ def configurations(params: pd.DataFrame, record: pd.DataFrame | None = None,
         varied.append(" × ".join(v) if v else "baseline")
         level.append(", ".join(lv))
         label.append("baseline" if not v else ", ".join(f"{n}={x}" for n, x in zip(v, lv)))
-    return Configurations(code, label, varied, level)
+    return Configurations(code, _unique(label), varied, level)
 
 
-def _from_record(record: pd.DataFrame, i: int) -> tuple[list[str] | None, list[str] | None]:
-    varied = record["varied"].iloc[i] if "varied" in record else None
-    if varied is None or (isinstance(varied, float) and varied != varied):
+def _unique(labels: list[str]) -> list[str]:
+    """Labels made unique (values that print alike, e.g. to four digits, get ``#2``, ``#3`` …)."""
+    seen: dict[str, int] = {}
+    out = []
+    for x in labels:
+        seen[x] = seen.get(x, 0) + 1
+        out.append(x if seen[x] == 1 else f"{x} #{seen[x]}")
+    return out
+
+
+def _codes(params: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the code of its configuration (numbered in order of first appearance) and each
+    configuration's first row; vectorised per column (numbers factorised as they are, other values
+    through :func:`hpablate.space.value_key`, so ``True`` is not ``1``)."""
+    if len(params) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    per_column = [np.zeros(len(params), dtype=np.int64)]
+    for n in params.columns:
+        col = params[n]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            per_column.append(pd.factorize(col.to_numpy())[0])  # NaN: -1
+        else:
+            per_column.append(pd.factorize(pd.Series([_key(v) for v in col.to_numpy(dtype=object)],
+                                                     dtype=object))[0])
+    _, first, code = np.unique(np.column_stack(per_column), axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[code.ravel()].astype(np.int64), first[order].astype(np.int64)
+
+
+def _from_record(varied: Any, level: Any) -> tuple[list[str] | None, list[str] | None]:
+    if not isinstance(varied, (list, tuple)):
         return None, None
     varied = [str(v) for v in varied]
-    level = record["level"].iloc[i]
     if len(varied) > 1 and isinstance(level, (list, tuple)) and len(level) == len(varied):
         return varied, [fmt_value(x) for x in level]
     if len(varied) > 1:  # e.g. every component switched off at once

@@ -105,33 +105,35 @@ def _plain_breakdown(trials: pd.DataFrame, state: np.ndarray, names: list[str], 
     """Per parameter, one row per value (or quantile bin) and one for trials that never set it."""
     parts = []
     for name in names:
-        labels, order = _levels(trials[PARAM_PREFIX + name], bins, max_values)
-        order = order + [NOT_SET]
-        pos = {x: i for i, x in enumerate(order)}
-        code = np.fromiter((pos[x] for x in labels), dtype=np.int64, count=len(labels))
-        t = _count(code, state, [name] * len(order), order)
+        codes, labels = _levels(trials[PARAM_PREFIX + name], bins, max_values)
+        code = np.where(codes < 0, len(labels), codes)
+        t = _count(code, state, [name] * (len(labels) + 1), [*labels, NOT_SET])
         parts.append(t[t["n_total"] + t["n_worker_fail"] > 0])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
 
 
 def _levels(col: pd.Series, bins: int, max_values: int) -> tuple[np.ndarray, list[str]]:
-    """Per trial the text of its value (or of its quantile bin, for a numeric column of many values),
-    and the labels in level order (numbers and bins increasing, other values in order of appearance)."""
-    values = col.to_numpy(dtype=object)
-    missing = np.array([v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool)
-    present = values[~missing]
-    out = np.full(len(values), NOT_SET, dtype=object)
-    numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) for v in present)
-    if numeric and len({value_key(v) for v in present}) > max_values:
-        cut = pd.qcut(pd.Series(present.astype(float)), bins, duplicates="drop")
-        text = {i: f"[{fmt_value(i.left)}, {fmt_value(i.right)}]" for i in cut.cat.categories}
-        out[~missing] = [text[i] for i in cut]
-        return out, list(text.values())
-    out[~missing] = [fmt_value(v) for v in present]
-    if numeric:
-        first = {fmt_value(v): float(v) for v in present}
-        return out, sorted(first, key=first.__getitem__)
-    return out, list(dict.fromkeys(out[~missing].tolist()))
+    """Per trial the code of its value (or of its quantile bin, for a numeric column of more than
+    ``max_values`` values; -1: not set) and the labels in level order (numbers and bins increasing,
+    other values in order of appearance)."""
+    codes = np.full(len(col), -1, dtype=np.int64)
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        x = col.to_numpy(dtype=float)
+        ok = ~np.isnan(x)
+        values = np.unique(x[ok])
+        if len(values) > max_values:
+            cut = pd.qcut(x[ok], bins, duplicates="drop")
+            codes[ok] = cut.codes
+            return codes, [f"[{fmt_value(i.left)}, {fmt_value(i.right)}]" for i in cut.categories]
+        codes[ok] = np.searchsorted(values, x[ok])
+        integral = pd.api.types.is_integer_dtype(col)
+        return codes, [fmt_value(int(v) if integral else float(v)) for v in values]
+    raw = col.to_numpy(dtype=object)
+    ok = np.array([not (v is None or (isinstance(v, float) and v != v)) for v in raw], dtype=bool)
+    keys, first = pd.factorize(pd.Series([value_key(v) for v in raw[ok]], dtype=object))
+    codes[ok] = keys
+    shown = {k: fmt_value(v) for k, v in zip(keys, raw[ok])}
+    return codes, [shown[k] for k in range(len(first))]
 
 
 def _count(code: np.ndarray, state: np.ndarray, varied: list[str], level: list[str]) -> pd.DataFrame:

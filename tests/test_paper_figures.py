@@ -354,3 +354,34 @@ def test_latex_with_the_new_tables_compiles(report, tmp_path):
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "r.tex"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def _render(path, tmp_path) -> tuple[str, list[str]]:
+    import subprocess
+
+    from test_analysis_report import _chromium
+
+    proc = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--enable-logging=stderr", "--v=0", "--proxy-server=127.0.0.1:9", "--virtual-time-budget=15000",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=180,
+    )
+    return proc.stdout, [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
+
+
+def test_html_report_with_the_new_figures_renders_in_chromium(report, tmp_path):
+    path = tmp_path / "paper.html"
+    report.to_html(str(path))
+    dom, console = _render(path, tmp_path)
+    assert console == [], console
+    assert dom.count('class="plot-container plotly"') == len(report.figures)
+
+
+def test_objectives_page_renders_in_chromium(mo_study, tmp_path):
+    path = tmp_path / "objectives.html"
+    r = hp.analyze_objectives(mo_study, n_trees=8, ped_anova=False)
+    r.to_html(path)
+    dom, console = _render(path, tmp_path)
+    assert console == [], console
+    assert dom.count('class="plot-container plotly"') == len(r.figure_data) == 2

@@ -385,3 +385,26 @@ def test_objectives_page_renders_in_chromium(mo_study, tmp_path):
     dom, console = _render(path, tmp_path)
     assert console == [], console
     assert dom.count('class="plot-container plotly"') == len(r.figure_data) == 2
+
+
+def test_hostile_names_are_neutralised_in_the_new_tables_and_figures(tmp_path):
+    script, esc = "<script>alert(1)</script>", "opt\x1b[2J $unbalanced"
+    study = optuna.create_study(direction="maximize")
+
+    def objective(t):
+        choice = t.suggest_categorical(esc, [script, "fine"])
+        t.report(1.0, 0)
+        if choice == script:
+            raise ValueError("fails")
+        return float(choice == "fine") + t.number * 1e-3
+
+    study.optimize(objective, n_trials=12, catch=(ValueError,))
+    r = hp.analyze(study, n_trees=8, ped_anova=False)
+    assert len(r.failures) and len(r.learning_curves) and "baseline" not in set(r.learning_curves["config"])
+    page = r.to_html()
+    assert script not in page and "\x1b" not in page.replace("\\u001b", "")
+    assert "\x1b" not in r.to_text() and "\x1b" not in r.to_markdown()
+    tex = r.to_latex()
+    assert "\x1b" not in tex and "<script>" not in tex.replace(r"\textless{}", "<") or "alert" in tex
+    paths = r.save_figures(tmp_path, "svg")
+    assert all(b"<script>" not in p.read_bytes() for p in paths)

@@ -31,6 +31,9 @@ def configurations(params: pd.DataFrame, record: pd.DataFrame | None = None,
                    space: SearchSpace | None = None) -> Configurations:
     """Group the rows of ``params`` into configurations (first appearance order) and label them.
 
+    ``record`` (the plan record of the same rows) is only for studies with a plan: a plain trial's
+    record reads ``varied = ()``, which would label it the baseline.
+
     Examples
     --------
     >>> params = pd.DataFrame({"lr": [0.01, 0.1, 0.01, 0.1], "bs": [64, 64, 64, 64]})

@@ -41,8 +41,7 @@ def analyze_curves(inp: AnalysisInput, intermediate: pd.DataFrame, *, conf: floa
     if intermediate.empty:
         return Result({"learning_curves": pd.DataFrame(columns=COLUMNS)})
     plan = inp.plan_only()
-    has_record = plan.record["varied"].notna().any()
-    cfg = configurations(plan.params, plan.record if has_record else None, plan.space)
+    cfg = configurations(plan.params, plan.record if inp.plan_rows is not None else None, plan.space)
     code = pd.Series(cfg.code, index=plan.trials["number"].to_numpy(np.int64))
     iv = intermediate[intermediate["number"].isin(code.index)]
     if iv.empty:

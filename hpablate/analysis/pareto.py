@@ -40,7 +40,7 @@ def analyze_pareto(inp: AnalysisInput, directions: list[str], names: list[str] |
     ok = np.isfinite(plan.values).all(axis=1)
     params = plan.params[ok].reset_index(drop=True)
     record = plan.record[ok].reset_index(drop=True)
-    cfg = configurations(params, record if record["varied"].notna().any() else None, plan.space)
+    cfg = configurations(params, record if inp.plan_rows is not None else None, plan.space)
     table = pd.DataFrame({"config": cfg.label, "varied": cfg.varied, "level": cfg.level})
     table["n"] = np.bincount(cfg.code, minlength=len(cfg.label))
     from hpablate.analysis.curves import curve_table

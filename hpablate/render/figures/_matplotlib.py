@@ -82,8 +82,25 @@ def file_stem(name: str) -> str:
 
 
 def matplotlib_figure(d: FigureData) -> Any:
-    """The matplotlib :class:`~matplotlib.figure.Figure` of one figure data."""
-    return _DRAW[type(d)](d)
+    """The matplotlib :class:`~matplotlib.figure.Figure` of one figure data.
+
+    Text from the study (names, levels, labels) is drawn as data: control characters show as
+    ``\\xNN`` and ``$`` is escaped, so no name switches on matplotlib's mathtext.
+    """
+    return _DRAW[type(d)](_plain_text(d))
+
+
+def _plain_text(value: Any) -> Any:
+    """``value`` with every string made safe for matplotlib text (NamedTuples and lists walked)."""
+    from hpablate.render._safe_text import strip_controls
+
+    if isinstance(value, str):
+        return strip_controls(value).replace("$", r"\$")
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_plain_text(v) for v in value))
+    if isinstance(value, list):
+        return [_plain_text(v) for v in value]
+    return value
 
 
 def _figure(height: float, **kwargs: Any) -> Any:

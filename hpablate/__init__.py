@@ -37,6 +37,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "analyze": "hpablate.analysis",
     "AnalysisReport": "hpablate.analysis",
+    "analyze_objectives": "hpablate.analysis",
+    "ObjectivesReport": "hpablate.analysis",
     "seeds_needed": "hpablate.analysis",
     "compare": "hpablate.comparison",
     "ComparisonReport": "hpablate.comparison",
@@ -75,6 +77,8 @@ __all__ = [
     "StructuralAblationSampler",
     "UnknownParameterError",
     "analyze",
+    "analyze_objectives",
+    "ObjectivesReport",
     "compare",
     "create_study",
     "design",

@@ -169,6 +169,25 @@ def test_report_outputs(g_report):
     assert data["k"] == {"first": 4, "total": 4} and len(data["results"]) == len(report.results)
 
 
+def test_report_figures_are_figure_data_drawn_by_the_shared_drawers(g_report, tmp_path):
+    from hpablate.render.figures import LinesFigureData
+
+    _, report = g_report
+    data = report.figure_data
+    assert all(isinstance(d, LinesFigureData) for d in data.values())
+    s = report.summary[report.summary["n_trials"] > 0]
+    tau = data["agreement"]
+    for name, x, y, lo, hi in zip(tau.names, tau.x, tau.y, tau.err_minus, tau.err_plus):
+        g = s[s["method"] == name].sort_values("n_trials")
+        assert x == g["n_trials"].tolist() and y == g["kendall_tau"].tolist()
+        assert np.allclose(lo, g["kendall_tau"] - g["tau_q25"]) and np.allclose(hi, g["tau_q75"] - g["kendall_tau"])
+    assert tau.names == list(dict.fromkeys(s["method"])) and tau.log_x
+    assert [list(f.data[0].y) for f in [report.figures["agreement"]]] == [tau.y[0]]
+    paths = report.save_figures(tmp_path, "pdf")
+    assert [p.name for p in paths] == ["agreement.pdf", "top_k.pdf", "best_value.pdf"]
+    assert all(p.read_bytes().startswith(b"%PDF") for p in paths)
+
+
 def test_compare_resumes_from_storage(tmp_path):
     f = ishigami(n_dummy=1)
     url = f"sqlite:///{tmp_path / 'c.db'}"

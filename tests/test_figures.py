@@ -151,7 +151,8 @@ def test_plotly_and_matplotlib_draw_the_same_data(report):
 
     figs = plotly_figures(report.figure_data)
     oat = report.figure_data["oat"]
-    assert len(figs["oat"].data) == len(oat.panels)
+    means = [t for t in figs["oat"].data if not t.name.endswith("replicates")]
+    assert len(means) == len(oat.panels) and len(figs["oat"].data) == 2 * len(oat.panels)  # + replicate points
     mfig = matplotlib_figure(oat)
     assert sum(ax.get_visible() for ax in mfig.axes) == len(oat.panels)
 

@@ -14,6 +14,7 @@ from typing import Any
 from hpablate.analysis._input import AnalysisInput, analysis_input
 from hpablate.analysis.load import StudyData, from_frozen_trials, list_studies
 from hpablate.analysis.load import load as read_study
+from hpablate.analysis.objectives import ObjectivesReport, analyze_objectives
 from hpablate.analysis.power import seeds_needed
 from hpablate.analysis.report import AnalysisReport, ObjectiveIndexError, analyze_data
 
@@ -98,5 +99,5 @@ def analyze(
     )
 
 
-__all__ = ["AnalysisInput", "AnalysisReport", "ObjectiveIndexError", "StudyData", "analysis_input", "analyze",
-           "analyze_data", "from_frozen_trials", "list_studies", "read_study", "seeds_needed"]
+__all__ = ["AnalysisInput", "AnalysisReport", "ObjectiveIndexError", "ObjectivesReport", "StudyData", "analysis_input",
+           "analyze", "analyze_data", "analyze_objectives", "from_frozen_trials", "list_studies", "read_study", "seeds_needed"]

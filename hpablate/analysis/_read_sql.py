@@ -29,6 +29,7 @@ from hpablate.analysis._study_data import (
     PARAM_PREFIX,
     StudyData,
     infer_dtypes,
+    intermediate_frame,
     listing_table,
     loads_json,
     one_line,
@@ -221,7 +222,43 @@ def _read_sql(conn: Any, study_name: str | None, url: str, sqlite_path: str | No
         attrs=attrs,
     )
     data.metric_names = _metric_names(conn, sid)
+    if "trial_intermediate_values" in tables:
+        data.intermediate = _intermediate(conn, sid, trial_rows)
     return data
+
+
+#: Rows of intermediate values fetched at a time: the tuples of one batch are the reader's peak.
+_BATCH = 200_000
+_INF = {"INF_POS": math.inf, "INF_NEG": -math.inf, "NAN": math.nan}
+
+
+def _intermediate(conn: Any, sid: int, trial_rows: list[tuple]) -> pd.DataFrame:
+    """The study's intermediate values as a compact long table (empty without a query when none).
+
+    One indexed ``LIMIT 1`` probe first, so a study that reported nothing (the common case, also
+    for 100k-trial studies) costs nothing more; otherwise rows arrive in batches converted to
+    numpy arrays, so no Python tuple per value outlives its batch.
+    """
+    import sqlalchemy
+
+    probe = ("SELECT 1 FROM trial_intermediate_values v JOIN trials t ON t.trial_id = v.trial_id "
+             "WHERE t.study_id = :sid LIMIT 1")
+    if conn.execute(sqlalchemy.text(probe), {"sid": sid}).fetchone() is None:
+        return intermediate_frame([], [], [])
+    number_of = {int(r[0]): int(r[1]) for r in trial_rows}
+    result = conn.execute(sqlalchemy.text(
+        "SELECT v.trial_id, v.step, v.intermediate_value, v.intermediate_value_type FROM trial_intermediate_values v "
+        "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = :sid"), {"sid": sid})
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    while batch := result.fetchmany(_BATCH):
+        ids, steps, vals, types = zip(*batch)
+        value = np.array(vals, dtype=np.float64)  # None (non-finite values) becomes NaN
+        kind = np.asarray(types).astype(str)
+        for name, v in _INF.items():
+            value[np.char.endswith(kind, name)] = v
+        parts.append((np.fromiter((number_of[i] for i in ids), np.int64, len(ids)), np.asarray(steps, np.int64),
+                      value))
+    return intermediate_frame(*(np.concatenate([p[k] for p in parts]) for k in range(3)))
 
 
 def _select(conn: Any, sql: str, sid: int) -> list[tuple]:

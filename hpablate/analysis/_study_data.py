@@ -7,6 +7,10 @@ Tidy layout of :attr:`StudyData.trials` (one row per trial, every state)::
 ``value_i`` is NaN when the trial has no values; ``params_<name>`` holds external values
 (floats, ints, category objects) and is missing (NaN/None) for conditional parameters a trial did
 not suggest; ``user_attrs_<key>`` holds the decoded JSON of the user attribute.
+
+Intermediate values (``trial.report(value, step)``) are kept apart, long and compact, in
+:attr:`StudyData.intermediate` (``number`` int64, ``step`` int64, ``value`` float64): most studies
+have none, and a wide trial × step table of a large study would not fit in memory.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class StudyData:
         Anything worth telling the reader about the data (conflicting distributions…).
     metric_names : list of str or None
         Optuna's ``study.metric_names`` (system attribute ``study:metric_names``), when set.
+    intermediate : pandas.DataFrame
+        The trials' intermediate values, one row per trial and step: ``number``, ``step``,
+        ``value`` (empty when no trial reported any).
     """
 
     name: str
@@ -57,6 +64,7 @@ class StudyData:
     source: str = "study"
     notes: list[str] = field(default_factory=list)
     metric_names: list[str] | None = None
+    intermediate: pd.DataFrame = field(default_factory=lambda: intermediate_frame([], [], []))
 
     @property
     def param_names(self) -> list[str]:
@@ -114,7 +122,25 @@ def from_frozen_trials(
             keys.setdefault(k, None)
     for k in keys:
         df[ATTR_PREFIX + k] = pd.Series([t.user_attrs.get(k, np.nan) for t in trials], dtype=object)
-    return StudyData(name, list(directions), infer_dtypes(df), distributions, dict(user_attrs), source, notes)
+    data = StudyData(name, list(directions), infer_dtypes(df), distributions, dict(user_attrs), source, notes)
+    if any(t.intermediate_values for t in trials):
+        rows = [(t.number, s, v) for t in trials for s, v in t.intermediate_values.items()]
+        number, step, value = zip(*rows)
+        data.intermediate = intermediate_frame(number, step, value)
+    return data
+
+
+def intermediate_frame(number: Any, step: Any, value: Any) -> pd.DataFrame:
+    """The compact long table of intermediate values, sorted by trial number and step.
+
+    Examples
+    --------
+    >>> intermediate_frame([1, 0, 0], [0, 1, 0], [0.5, 0.2, 0.1]).values.tolist()
+    [[0.0, 0.0, 0.1], [0.0, 1.0, 0.2], [1.0, 0.0, 0.5]]
+    """
+    df = pd.DataFrame({"number": np.asarray(number, dtype=np.int64), "step": np.asarray(step, dtype=np.int64),
+                       "value": np.asarray(value, dtype=np.float64)})
+    return df.sort_values(["number", "step"], kind="stable").reset_index(drop=True)
 
 
 def infer_dtypes(df: pd.DataFrame) -> pd.DataFrame:

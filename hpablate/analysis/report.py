@@ -20,7 +20,10 @@ from hpablate.analysis._input import OFF_PLAN, AnalysisInput, ObjectiveIndexErro
 from hpablate.analysis._result import Result
 from hpablate.analysis.conditional import analyze_conditional
 from hpablate.analysis._conditions import condition_tree
+from hpablate.analysis.curves import analyze_curves
 from hpablate.analysis.effects import analyze_effects
+from hpablate.analysis.failures import analyze_failures
+from hpablate.analysis.pareto import analyze_pareto
 from hpablate.analysis.importance import IMPORTANCE_COLUMNS, analyze_fanova, analyze_morris, analyze_ped_anova
 from hpablate.analysis.interactions import analyze_interactions
 from hpablate.analysis.importance.sobol import analyze_sobol
@@ -117,6 +120,17 @@ class AnalysisReport:
     def condition_tree(self) -> list[str]:
         """Which parameter lives under which parent value, as text lines (empty: no conditions)."""
         return condition_tree(self.conditions)
+    #: Per planned configuration (or parameter value/bin of a plain study): completed, failed and
+    #: pruned trials and the failure rate (:func:`hpablate.analysis.failures.analyze_failures`).
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Per configuration and step, mean ± CI of the intermediate values (:mod:`hpablate.analysis.curves`);
+    #: ``settle_step`` is the step from which on the configurations' ranking equals the final one.
+    learning_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    settle_step: int | None = None
+    #: Multi-objective studies: per configuration the mean of every objective and ``on_front``.
+    pareto: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The replicates behind each ``effects`` / ``structural`` row (:mod:`hpablate.analysis._points`).
+    replicate_points: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     # ------------------------------------------------------------------ tables
 
@@ -138,6 +152,9 @@ class AnalysisReport:
             "conditions": self.conditions,
             "branch_effects": self.branch_effects,
             "branch_importances": self.branch_importances,
+            "failures": self.failures,
+            "learning_curves": self.learning_curves,
+            "pareto": self.pareto,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +163,7 @@ class AnalysisReport:
             "schema": JSON_SCHEMA, "study": self.study_name, "objective": self.objective,
             "objective_name": self.objective_name, "direction": self.direction,
             "design": self.design, "counts": self.counts, "summary": self.summary, "notes": self.notes,
+            "settle_step": self.settle_step,
         }
         for name, t in self.tables().items():
             out[name] = _records(t)
@@ -227,6 +245,10 @@ class AnalysisReport:
             ("branch_effects", "Effects within branches (conditional parameters)", self.branch_effects, fmt_table),
             ("branch_importances", "Importances within branches (active subspace)", self.branch_importances,
              fmt_table),
+            ("failures", "Failed and pruned trials per parameter level", self.failures, fmt_table),
+            ("learning_curves", "Learning curves (last step every configuration reached)", self.learning_curves,
+             _fmt_curves),
+            ("pareto", "Pareto front of the configurations' mean objectives", self.pareto, fmt_table),
         ]
         return [(key, title, fmt(t)) for key, title, t, fmt in tables if len(t)]
 
@@ -385,6 +407,9 @@ def analyze_data(
         ("interactions", lambda: analyze_interactions(inp, order=_marginal_order(results["fanova"]))),
         ("conditional", lambda: analyze_conditional(inp, n_trees=n_trees, seed=seed, encoding=encoding,
                                                     ped_anova=ped_anova, alpha=alpha)),
+        ("failures", lambda: analyze_failures(data, inp)),
+        ("curves", lambda: analyze_curves(inp, data.intermediate)),
+        ("pareto", lambda: analyze_pareto(inp, data.directions, data.metric_names)),
         ("power", lambda: analyze_power(results["effects"].tables["effects"], results["structural"].tables["structural"],
                                         mde=mde, margin=margin, power=power, alpha=alpha)
          if mde is not None else Result()),
@@ -396,10 +421,23 @@ def analyze_data(
         results[name] = step()
         timings[name] = time.perf_counter() - t
     report = _package(inp, results, alpha)
+    _add_paper_tables(report, results, inp)
     report.timings = {**timings, "total": time.perf_counter() - start}
     names = data.metric_names or []
     report.objective_name = str(names[objective]) if objective < len(names) else None
     return report
+
+
+def _add_paper_tables(report: AnalysisReport, results: dict[str, Result], inp: AnalysisInput) -> None:
+    """The failure breakdown, learning curves, Pareto table and replicate points of the report."""
+    from hpablate.analysis._points import replicate_points
+
+    report.failures = results["failures"].tables["failures"]
+    curves = results["curves"].tables["learning_curves"]
+    report.learning_curves = curves
+    report.settle_step = curves.attrs.get("settle_step")
+    report.pareto = results["pareto"].tables["pareto"]
+    report.replicate_points = replicate_points(inp, report.effects, report.structural)
 
 
 def _marginal_order(fanova: Result) -> list[str]:
@@ -492,6 +530,12 @@ def _fmt_structural(t: pd.DataFrame) -> pd.DataFrame:
     cols = ["component", "mode", "reference", "n_reference", "reference_mean", "ablated", "n", "mean", "contribution",
             "ci_low", "ci_high", "p_value", "p_holm", "benefit", "test", "failed", "verdict"]
     return fmt_table(t.assign(failed=_failed_text(t))[cols])
+
+
+def _fmt_curves(t: pd.DataFrame) -> pd.DataFrame:
+    """The curves at the last step every configuration reached (the whole table is in CSV/JSON)."""
+    last = t.groupby("config", sort=False)["step"].max().min()
+    return fmt_table(t[t["step"] == last].reset_index(drop=True))
 
 
 def _failed_text(t: pd.DataFrame) -> list[str]:

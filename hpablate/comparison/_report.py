@@ -6,6 +6,7 @@ import html
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 
 from hpablate.comparison._designs import IMPORTANCE_LABEL
 from hpablate.render import figure_div, html_page, html_table, to_builtin
+from hpablate.render.figures import LinesFigureData
 
 _CSS = ("body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;"
         "font-size:.85em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
@@ -139,43 +141,56 @@ class ComparisonReport:
         return json.dumps(self.to_dict(), indent=indent)
 
     @property
+    def figure_data(self) -> dict[str, LinesFigureData]:
+        """What each figure shows (:class:`~hpablate.render.figures.LinesFigureData`, one line per method
+        over the median trials run): ``agreement`` (median Kendall tau with its quartiles),
+        ``top_k`` (share of repetitions with the top-k set right), ``best_value`` (median best)."""
+        return {
+            "agreement": self._line("kendall_tau", "median Kendall tau vs reference", (-1.05, 1.05),
+                                    band=("tau_q25", "tau_q75")),
+            "top_k": self._line("p_correct", "P(top-k set right)", (-0.05, 1.05)),
+            "best_value": self._line("best_value", f"median best value ({self.direction})", None),
+        }
+
+    @property
     def figures(self) -> dict[str, Any]:
-        """Plotly figures: ``agreement`` (median Kendall tau vs trials), ``top_k`` (share of
-        repetitions with the top-k set right vs trials), ``best_value`` (median best vs trials)."""
+        """Plotly figures by the names of :attr:`figure_data`."""
         if self._figures is None:
-            self._figures = {
-                "agreement": self._line("kendall_tau", "median Kendall tau vs reference", (-1.05, 1.05),
-                                        band=("tau_q25", "tau_q75")),
-                "top_k": self._line("p_correct", "P(top-k set right)", (-0.05, 1.05)),
-                "best_value": self._line("best_value", f"median best value ({self.direction})", None),
-            }
+            from hpablate.render.figures import plotly_figures
+
+            self._figures = plotly_figures(self.figure_data)
         return self._figures
 
-    def _line(self, col: str, title: str, yrange: tuple[float, float] | None,
-              band: tuple[str, str] | None = None) -> Any:
-        import plotly.graph_objects as go
+    def save_figures(self, directory: str | Path, format: str = "pdf") -> list[Path]:
+        """Write every figure as ``<name>.<format>`` (pdf, svg or png; matplotlib, no browser, no network).
 
-        fig = go.Figure()
-        palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-        for i, (m, g) in enumerate(self.summary.groupby("method", sort=False)):
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        from hpablate.render.figures import save_figures
+
+        return save_figures(self.figure_data, directory, format)
+
+    def _line(self, col: str, title: str, yrange: tuple[float, float] | None,
+              band: tuple[str, str] | None = None) -> LinesFigureData:
+        names, xs, ys, lo, hi = [], [], [], [], []
+        for m, g in self.summary.groupby("method", sort=False):
             g = g[g["n_trials"] > 0].sort_values("n_trials")
             if g.empty:
                 continue
-            color = palette[i % len(palette)]
-            err = None
+            names.append(str(m))
+            xs.append(g["n_trials"].astype(float).tolist())
+            ys.append(g[col].astype(float).tolist())
             if band is not None:
-                err = {"type": "data", "symmetric": False, "visible": True,
-                       "array": (g[band[1]] - g[col]).fillna(0).tolist(),
-                       "arrayminus": (g[col] - g[band[0]]).fillna(0).tolist()}
-            fig.add_scatter(x=g["n_trials"], y=g[col], mode="lines+markers", name=m, error_y=err,
-                            line={"color": color}, customdata=g["budget"],
-                            hovertemplate=f"{m}: %{{y:.3g}} at %{{x}} trials (budget %{{customdata}})<extra></extra>")
-        fig.update_layout(title=title, xaxis_title="trials (median over repetitions)", yaxis_title=col,
-                          height=380, margin={"l": 60, "r": 20, "t": 50, "b": 50})
-        fig.update_xaxes(type="log")
-        if yrange is not None:
-            fig.update_yaxes(range=list(yrange))
-        return fig
+                lo.append((g[col] - g[band[0]]).fillna(0).astype(float).tolist())
+                hi.append((g[band[1]] - g[col]).fillna(0).astype(float).tolist())
+        return LinesFigureData(
+            title=title, x_label="trials (median over repetitions)", y_label=col, names=names, x=xs, y=ys,
+            err_minus=lo if band is not None else None, err_plus=hi if band is not None else None, log_x=True,
+            y_range=yrange,
+        )
 
     def to_html(self, path: str | None = None) -> str:
         """One self-contained HTML page (plotly.js inline, no network access needed).

@@ -24,7 +24,15 @@ BETTER = "better"
 WORSE = "worse"
 BASELINE = "baseline"
 NEUTRAL = "neutral"
-COLOURS = {BETTER: "#2ca02c", WORSE: "#d62728", BASELINE: "#333333", NEUTRAL: "#1f77b4"}
+#: Trial outcomes (failure breakdown): not objective changes, so neither green nor red.
+COMPLETED = "completed"
+FAILED = "failed"
+PRUNED = "pruned"
+COLOURS = {BETTER: "#2ca02c", WORSE: "#d62728", BASELINE: "#333333", NEUTRAL: "#1f77b4",
+           COMPLETED: "#9ecae1", FAILED: "#ff7f0e", PRUNED: "#9467bd"}
+#: Line colours of configurations and methods (no meaning beyond telling lines apart).
+PALETTE = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+           "#aec7e8", "#ffbb78", "#c5b0d5", "#c49c94"]
 
 
 def role(improvement: float) -> str:
@@ -52,6 +60,8 @@ class EffectsPanel(NamedTuple):
     mean: list[float]
     err: list[float]
     roles: list[str]
+    #: Per level, every replicate's objective value (drawn as points beside the mean ± CI).
+    points: list[list[float]] | None = None
 
 
 class EffectsFigureData(NamedTuple):
@@ -138,13 +148,94 @@ class StructuralFigureData(NamedTuple):
     err: list[float]
     roles: list[str]
     table: str = "structural"
+    #: Per bar, every replicate's paired contribution (their mean is the bar).
+    points: list[list[float]] | None = None
+
+
+class LearningCurvesFigureData(NamedTuple):
+    """Per configuration, mean ± CI of the intermediate values at every step; the settling step."""
+
+    title: str
+    x_label: str
+    y_label: str
+    configs: list[str]
+    steps: list[list[int]]
+    mean: list[list[float]]
+    low: list[list[float]]
+    high: list[list[float]]
+    settle_step: int | None
+    last_step: int | None
+    table: str = "learning_curves"
+
+
+class FailuresFigureData(NamedTuple):
+    """Per parameter level: trials completed, failed and pruned (stacked), and the failure rate."""
+
+    title: str
+    labels: list[str]
+    completed: list[int]
+    failed: list[int]
+    pruned: list[int]
+    failure_rate: list[float]
+    table: str = "failures"
+
+
+class ParetoFigureData(NamedTuple):
+    """Every configuration's mean of two objectives (± CI); the Pareto front highlighted."""
+
+    title: str
+    x_label: str
+    y_label: str
+    configs: list[str]
+    x: list[float]
+    y: list[float]
+    x_err: list[float]
+    y_err: list[float]
+    on_front: list[bool]
+    #: Indices of the front's configurations ordered along the first objective (the front's line).
+    front: list[int]
+    table: str = "pareto"
+
+
+class ObjectiveEffectsFigureData(NamedTuple):
+    """Each ablation's effect (delta ± CI vs its reference) on each objective, side by side.
+
+    ``roles[k][i]`` colours the effect of ``labels[i]`` on objective ``k`` in that objective's direction.
+    """
+
+    title: str
+    labels: list[str]
+    objectives: list[str]
+    delta: list[list[float]]
+    err_low: list[list[float]]
+    err_high: list[list[float]]
+    roles: list[list[str]]
+    table: str = "effects"
+
+
+class LinesFigureData(NamedTuple):
+    """Lines of y over x, one per named series, with optional asymmetric error bars."""
+
+    title: str
+    x_label: str
+    y_label: str
+    names: list[str]
+    x: list[list[float]]
+    y: list[list[float]]
+    err_minus: list[list[float]] | None
+    err_plus: list[list[float]] | None
+    log_x: bool = False
+    y_range: tuple[float, float] | None = None
+    table: str = "summary"
 
 
 FigureData = Union[EffectsFigureData, TornadoFigureData, InteractionFigureData, ImportanceFigureData,
-                   MorrisFigureData, StructuralFigureData, InteractionLinesFigureData]
+                   MorrisFigureData, StructuralFigureData, InteractionLinesFigureData, LearningCurvesFigureData,
+                   FailuresFigureData, ParetoFigureData, ObjectiveEffectsFigureData, LinesFigureData]
 #: Every kind of figure data, in the order the drawers list their functions.
 FIGURE_TYPES = (EffectsFigureData, TornadoFigureData, InteractionFigureData, ImportanceFigureData, MorrisFigureData,
-                StructuralFigureData, InteractionLinesFigureData)
+                StructuralFigureData, InteractionLinesFigureData, LearningCurvesFigureData, FailuresFigureData,
+                ParetoFigureData, ObjectiveEffectsFigureData, LinesFigureData)
 
 
 class ReportTables(Protocol):
@@ -164,12 +255,16 @@ def figure_data(r: ReportTables) -> dict[str, FigureData]:
     """Every figure the report's tables support, by name, in reading order.
 
     Names: ``tornado``, ``oat``, ``interaction: a × b``, ``interaction lines: a × b``,
-    ``importance: <method> <kind>``, ``morris``, ``structural``.
+    ``importance: <method> <kind>``, ``morris``, ``structural``, ``failures``, ``learning curves``,
+    ``pareto``. Tables a report lacks (``failures``, ``learning_curves``, ``pareto``,
+    ``replicate_points``) count as empty.
     """
     y_label = f"{objective_label(r.objective, getattr(r, 'objective_name', None))} ({r.direction})"
     maximize = r.direction == "maximize"
     out: dict[str, FigureData] = {}
-    effects = _get_effects_info(r.effects, y_label, maximize, r.log_params)
+    points = getattr(r, "replicate_points", None)
+    points = points if points is not None and len(points) else None
+    effects = _get_effects_info(r.effects, y_label, maximize, r.log_params, _points_of(points, "effects"))
     if effects is not None:
         out["tornado"] = _get_tornado_info(r.effects, y_label, maximize)
         out["oat"] = effects
@@ -181,12 +276,53 @@ def figure_data(r: ReportTables) -> dict[str, FigureData]:
     if len(r.morris):
         out["morris"] = _get_morris_info(r.morris)
     if len(r.structural):
-        out["structural"] = _get_structural_info(r.structural, y_label)
+        out["structural"] = _get_structural_info(r.structural, y_label, _points_of(points, "structural"))
+    failures = getattr(r, "failures", None)
+    if failures is not None and len(failures):
+        out["failures"] = _get_failures_info(failures)
+    curves = getattr(r, "learning_curves", None)
+    if curves is not None and len(curves):
+        out["learning curves"] = _get_curves_info(curves, maximize, getattr(r, "settle_step", None))
+    pareto = getattr(r, "pareto", None)
+    if pareto is not None and len(pareto) and "mean_1" in pareto:
+        out["pareto"] = _get_pareto_info(pareto)
     return out
 
 
-def _get_effects_info(e: pd.DataFrame, y_label: str, maximize: bool,
-                      log_params: Sequence[str]) -> EffectsFigureData | None:
+def objective_effects_figure_data(effects: pd.DataFrame) -> ObjectiveEffectsFigureData:
+    """The side-by-side figure of a long table of effects per objective.
+
+    ``effects`` has one row per objective and ablation: ``objective`` (label), ``label`` (the
+    ablation), ``delta``, ``ci_low``, ``ci_high`` and ``improvement`` (> 0: better in that
+    objective's direction); see :func:`hpablate.analyze_objectives`.
+    """
+    objectives = list(dict.fromkeys(effects["objective"].astype(str)))
+    labels = list(dict.fromkeys(effects["label"].astype(str)))
+    delta, lo, hi, roles = [], [], [], []
+    for o in objectives:
+        g = effects[effects["objective"].astype(str) == o].set_index("label").reindex(labels)
+        d = g["delta"].astype(float)
+        delta.append(d.tolist())
+        lo.append((d - g["ci_low"].astype(float)).fillna(0).clip(lower=0).tolist())
+        hi.append((g["ci_high"].astype(float) - d).fillna(0).clip(lower=0).tolist())
+        roles.append([role(float(v)) for v in g["improvement"].astype(float)])
+    return ObjectiveEffectsFigureData(
+        title="Effect of each ablation on each objective (delta vs its reference, 95% CI; green = better in "
+              "that objective's direction)", labels=labels, objectives=objectives, delta=delta, err_low=lo,
+        err_high=hi, roles=roles,
+    )
+
+
+def _points_of(points: pd.DataFrame | None, table: str) -> dict[Any, list[float]]:
+    """Replicate values per row index of ``table`` (empty without replicate points)."""
+    if points is None:
+        return {}
+    p = points[points["table"] == table]
+    return {row: g["value"].astype(float).tolist() for row, g in p.groupby("row", sort=False)}
+
+
+def _get_effects_info(e: pd.DataFrame, y_label: str, maximize: bool, log_params: Sequence[str],
+                      points: Mapping[Any, list[float]] | None = None) -> EffectsFigureData | None:
     if not len(e) or e["is_baseline"].all():
         return None
     sign = 1.0 if maximize else -1.0
@@ -202,11 +338,12 @@ def _get_effects_info(e: pd.DataFrame, y_label: str, maximize: bool,
         panels.append(EffectsPanel(
             param=str(p), x=[_plain(v) if numeric else fmt_value(v) for v in sub["level"]], numeric=numeric,
             log=p in log_params, mean=sub["mean"].astype(float).tolist(), err=np.nan_to_num(err).tolist(),
-            roles=roles,
+            roles=roles, points=[list(points.get(i, [])) for i in sub.index] if points else None,
         ))
     return EffectsFigureData(
         title="One-at-a-time effects (bars: 95% CI of the delta, local at the baseline; "
-              "green = improves on the baseline, red = worse, dark = baseline)",
+              "green = improves on the baseline, red = worse, dark = baseline"
+              + ("; small points: each replicate)" if points else ")"),
         y_label=y_label, panels=panels,
     )
 
@@ -268,13 +405,70 @@ def _get_morris_info(m: pd.DataFrame) -> MorrisFigureData:
     )
 
 
-def _get_structural_info(s: pd.DataFrame, y_label: str) -> StructuralFigureData:
+def _get_structural_info(s: pd.DataFrame, y_label: str,
+                         points: Mapping[Any, list[float]] | None = None) -> StructuralFigureData:
     return StructuralFigureData(
-        title="Component contributions (95% CI; green = helps)", y_label=f"contribution to {y_label}",
+        title="Component contributions (95% CI; green = helps" + ("; points: each replicate's paired difference)"
+                                                                   if points else ")"),
+        y_label=f"contribution to {y_label}",
         labels=[f"{c} ({m.replace('_', '-')})" for c, m in zip(s["component"], s["mode"])],
         contribution=s["contribution"].astype(float).tolist(),
         err=((s["ci_high"] - s["ci_low"]) / 2).fillna(0).astype(float).tolist(),
         roles=[role(float(b)) for b in s["benefit"]],
+        points=[list(points.get(i, [])) for i in s.index] if points else None,
+    )
+
+
+#: At most this many configurations are drawn as learning curves (the best at the last step).
+MAX_CURVES = 12
+
+
+def _get_curves_info(t: pd.DataFrame, maximize: bool, settle: int | None) -> LearningCurvesFigureData:
+    last = t.groupby("config", sort=False)["step"].max().min()
+    final = t[t["step"] == last].set_index("config")["mean"]
+    configs = list(dict.fromkeys(t["config"]))
+    shown = configs
+    if len(configs) > MAX_CURVES:
+        best = set(final.sort_values(ascending=not maximize).index[:MAX_CURVES - 1])
+        shown = [c for c in configs if c in best or c == "baseline"][:MAX_CURVES]
+    groups = {c: g for c, g in t.groupby("config", sort=False)}
+    settled = "" if settle is None else f"; the ranking settles at step {settle} (dotted line)"
+    more = "" if len(shown) == len(configs) else f"; the {len(shown)} best of {len(configs)} configurations"
+    return LearningCurvesFigureData(
+        title=f"Learning curves (mean ± 95% CI over replicates{settled}{more})", x_label="step",
+        y_label="intermediate value", configs=[str(c) for c in shown],
+        steps=[groups[c]["step"].astype(int).tolist() for c in shown],
+        mean=[groups[c]["mean"].astype(float).tolist() for c in shown],
+        low=[groups[c]["ci_low"].astype(float).tolist() for c in shown],
+        high=[groups[c]["ci_high"].astype(float).tolist() for c in shown],
+        settle_step=settle, last_step=None if settle is None else int(last),
+    )
+
+
+def _get_failures_info(t: pd.DataFrame) -> FailuresFigureData:
+    hit = t.groupby("param", sort=False)[["n_fail", "n_pruned"]].transform("sum").sum(axis=1) > 0
+    t = t[hit]
+    return FailuresFigureData(
+        title="Trials per parameter level: completed, failed, pruned (parameters with any failure or pruning)",
+        labels=[str(lv) if p == "baseline" else f"{p} = {lv}" for p, lv in zip(t["param"], t["level"])],
+        completed=t["n_complete"].astype(int).tolist(), failed=t["n_fail"].astype(int).tolist(),
+        pruned=t["n_pruned"].astype(int).tolist(), failure_rate=t["failure_rate"].astype(float).tolist(),
+    )
+
+
+def _get_pareto_info(t: pd.DataFrame) -> ParetoFigureData:
+    names = t.attrs.get("objectives") or ["objective 0", "objective 1"]
+    dirs = t.attrs.get("directions") or ["", ""]
+    x, y = t["mean_0"].astype(float), t["mean_1"].astype(float)
+    front = [i for i in np.argsort(x.to_numpy(), kind="stable") if bool(t["on_front"].iloc[i])]
+    more = f" (the first two of {len(names)} objectives)" if len(names) > 2 else ""
+    return ParetoFigureData(
+        title=f"Configurations' mean objectives (± 95% CI); the Pareto front highlighted{more}",
+        x_label=f"{names[0]} ({dirs[0]})" if dirs[0] else names[0],
+        y_label=f"{names[1]} ({dirs[1]})" if dirs[1] else names[1], configs=t["config"].astype(str).tolist(),
+        x=x.tolist(), y=y.tolist(), x_err=((t["ci_high_0"] - t["ci_low_0"]) / 2).fillna(0).astype(float).tolist(),
+        y_err=((t["ci_high_1"] - t["ci_low_1"]) / 2).fillna(0).astype(float).tolist(),
+        on_front=t["on_front"].astype(bool).tolist(), front=[int(i) for i in front],
     )
 
 

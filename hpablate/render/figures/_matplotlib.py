@@ -14,9 +14,18 @@ from typing import Any
 
 from hpablate.render.figures._data import (
     COLOURS,
+    COMPLETED,
+    FAILED,
     FIGURE_TYPES,
+    PALETTE,
+    PRUNED,
     EffectsFigureData,
+    FailuresFigureData,
     FigureData,
+    LearningCurvesFigureData,
+    LinesFigureData,
+    ObjectiveEffectsFigureData,
+    ParetoFigureData,
     ImportanceFigureData,
     InteractionFigureData,
     InteractionLinesFigureData,
@@ -73,8 +82,25 @@ def file_stem(name: str) -> str:
 
 
 def matplotlib_figure(d: FigureData) -> Any:
-    """The matplotlib :class:`~matplotlib.figure.Figure` of one figure data."""
-    return _DRAW[type(d)](d)
+    """The matplotlib :class:`~matplotlib.figure.Figure` of one figure data.
+
+    Text from the study (names, levels, labels) is drawn as data: control characters show as
+    ``\\xNN`` and ``$`` is escaped, so no name switches on matplotlib's mathtext.
+    """
+    return _DRAW[type(d)](_plain_text(d))
+
+
+def _plain_text(value: Any) -> Any:
+    """``value`` with every string made safe for matplotlib text (NamedTuples and lists walked)."""
+    from hpablate.render._safe_text import strip_controls
+
+    if isinstance(value, str):
+        return strip_controls(value).replace("$", r"\$")
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_plain_text(v) for v in value))
+    if isinstance(value, list):
+        return [_plain_text(v) for v in value]
+    return value
 
 
 def _figure(height: float, **kwargs: Any) -> Any:
@@ -93,6 +119,10 @@ def _effects(d: EffectsFigureData) -> Any:
         ax.plot(x, p.mean, color=COLOURS["neutral"], zorder=1)
         for xi, m, e, r in zip(x, p.mean, p.err, p.roles):
             ax.errorbar([xi], [m], yerr=[e], fmt="o", color=COLOURS[r], capsize=3, zorder=2)
+        if p.points:  # each replicate, just right of its level's mean
+            xs = [_beside(xi, p, x) for xi, pts in zip(x, p.points) for _ in pts]
+            ax.scatter(xs, [v for pts in p.points for v in pts], s=12, facecolors="none",
+                       edgecolors=COLOURS["baseline"], alpha=0.6, linewidths=0.8, zorder=3)
         if p.log:
             ax.set_xscale("log")
         if not p.numeric:
@@ -105,6 +135,14 @@ def _effects(d: EffectsFigureData) -> Any:
             ax.set_ylabel(d.y_label)
     fig.suptitle(d.title, fontsize=9)
     return fig
+
+
+def _beside(xi: Any, p: Any, x: list[Any]) -> float:
+    """An x just right of ``xi``: a step in log space on a log axis, else a share of the axis range."""
+    if p.log:
+        return float(xi) * 1.08
+    span = (max(x) - min(x)) if len(x) > 1 else 1.0
+    return float(xi) + 0.03 * float(span or 1.0)
 
 
 def _tornado(d: TornadoFigureData) -> Any:
@@ -161,6 +199,9 @@ def _structural(d: StructuralFigureData) -> Any:
     fig = _figure(3.6)
     ax = fig.subplots()
     ax.bar(d.labels, d.contribution, yerr=d.err, color=[COLOURS[r] for r in d.roles], capsize=3)
+    if d.points:
+        xs = [k + 0.25 for k, pts in enumerate(d.points) for _ in pts]
+        ax.scatter(xs, [v for pts in d.points for v in pts], s=14, color=COLOURS["baseline"], alpha=0.7, zorder=3)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_ylabel(d.y_label)
     ax.tick_params(axis="x", labelrotation=30)
@@ -181,5 +222,93 @@ def _interaction_lines(d: InteractionLinesFigureData) -> Any:
     return fig
 
 
+def _curves(d: LearningCurvesFigureData) -> Any:
+    fig = _figure(4.2)
+    ax = fig.subplots()
+    for k, (name, x, m, lo, hi) in enumerate(zip(d.configs, d.steps, d.mean, d.low, d.high)):
+        colour = COLOURS["baseline"] if name == "baseline" else PALETTE[k % len(PALETTE)]
+        ax.plot(x, m, marker="o", markersize=3, color=colour, label=name)
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.15, linewidth=0)
+    if d.settle_step is not None:
+        ax.axvline(d.settle_step, color="black", linestyle=":", linewidth=1,
+                   label=f"ranking settles (step {d.settle_step})")
+    ax.set_xlabel(d.x_label)
+    ax.set_ylabel(d.y_label)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(d.title, fontsize=9)
+    return fig
+
+
+def _failures(d: FailuresFigureData) -> Any:
+    fig = _figure(max(2.5, 0.3 * len(d.labels) + 1.2))
+    ax = fig.subplots()
+    left = [0] * len(d.labels)
+    for name, counts, key in (("completed", d.completed, COMPLETED), ("failed", d.failed, FAILED),
+                              ("pruned", d.pruned, PRUNED)):
+        ax.barh(range(len(d.labels)), counts, left=left, color=COLOURS[key], label=name)
+        left = [a + b for a, b in zip(left, counts)]
+    for k, (total, rate) in enumerate(zip(left, d.failure_rate)):
+        if rate == rate:
+            ax.annotate(f"{rate:.0%} failed", (total, k), textcoords="offset points", xytext=(4, -3), fontsize=7)
+    ax.set_yticks(range(len(d.labels)), d.labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("trials")
+    ax.legend(fontsize=8)
+    ax.set_title(d.title, fontsize=9)
+    return fig
+
+
+def _pareto(d: ParetoFigureData) -> Any:
+    fig = _figure(4.2)
+    ax = fig.subplots()
+    for on, name, colour, size in ((False, "dominated", COLOURS["neutral"], 4), (True, "Pareto front",
+                                                                                COLOURS["baseline"], 6)):
+        idx = [i for i, f in enumerate(d.on_front) if f == on]
+        if idx:
+            ax.errorbar([d.x[i] for i in idx], [d.y[i] for i in idx], xerr=[d.x_err[i] for i in idx],
+                        yerr=[d.y_err[i] for i in idx], fmt="o", markersize=size, color=colour, capsize=2,
+                        label=name)
+    ax.plot([d.x[i] for i in d.front], [d.y[i] for i in d.front], color=COLOURS["baseline"], linestyle=":")
+    for i in d.front:
+        ax.annotate(d.configs[i], (d.x[i], d.y[i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(d.x_label)
+    ax.set_ylabel(d.y_label)
+    ax.legend(fontsize=8)
+    ax.set_title(d.title, fontsize=9)
+    return fig
+
+
+def _objective_effects(d: ObjectiveEffectsFigureData) -> Any:
+    fig = _figure(max(2.5, 0.3 * len(d.labels) + 1.4))
+    axes = fig.subplots(1, len(d.objectives), sharey=True, squeeze=False).ravel()
+    for k, ax in enumerate(axes):
+        ax.barh(range(len(d.labels)), d.delta[k], xerr=[d.err_low[k], d.err_high[k]],
+                color=[COLOURS[r] for r in d.roles[k]], capsize=2)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_title(d.objectives[k], fontsize=9)
+        ax.set_xlabel("delta")
+    axes[0].set_yticks(range(len(d.labels)), d.labels)
+    axes[0].invert_yaxis()
+    fig.suptitle(d.title, fontsize=9)
+    return fig
+
+
+def _lines(d: LinesFigureData) -> Any:
+    fig = _figure(3.6)
+    ax = fig.subplots()
+    for k, (name, x, y) in enumerate(zip(d.names, d.x, d.y)):
+        err = None if d.err_minus is None or d.err_plus is None else [d.err_minus[k], d.err_plus[k]]
+        ax.errorbar(x, y, yerr=err, marker="o", markersize=4, capsize=2, color=PALETTE[k % len(PALETTE)], label=name)
+    if d.log_x:
+        ax.set_xscale("log")
+    if d.y_range is not None:
+        ax.set_ylim(*d.y_range)
+    ax.set_xlabel(d.x_label)
+    ax.set_ylabel(d.y_label)
+    ax.legend(fontsize=8)
+    ax.set_title(d.title, fontsize=10)
+    return fig
+
+
 _DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural,
-                                _interaction_lines)))
+                                _interaction_lines, _curves, _failures, _pareto, _objective_effects, _lines)))

@@ -7,9 +7,18 @@ from typing import Any
 
 from hpablate.render.figures._data import (
     COLOURS,
+    COMPLETED,
+    FAILED,
     FIGURE_TYPES,
+    PALETTE,
+    PRUNED,
     EffectsFigureData,
+    FailuresFigureData,
     FigureData,
+    LearningCurvesFigureData,
+    LinesFigureData,
+    ObjectiveEffectsFigureData,
+    ParetoFigureData,
     ImportanceFigureData,
     InteractionFigureData,
     InteractionLinesFigureData,
@@ -49,6 +58,14 @@ def _effects(d: EffectsFigureData) -> Any:
             marker={"color": [COLOURS[r] for r in p.roles], "size": 9},
             hovertemplate="%{x}: mean %{y:.4g}<extra>" + p.param + "</extra>",
         ), row=row, col=col)
+        if p.points:
+            xs = [x for x, pts in zip(p.x, p.points) for _ in pts]
+            fig.add_trace(go.Scatter(
+                x=xs, y=[v for pts in p.points for v in pts], mode="markers", showlegend=False,
+                name=f"{p.param} replicates", marker={"color": COLOURS["baseline"], "size": 5, "opacity": 0.45,
+                                                      "symbol": "circle-open"},
+                hovertemplate="%{x}: replicate %{y:.4g}<extra>" + p.param + "</extra>",
+            ), row=row, col=col)
         if p.log:
             fig.update_xaxes(type="log", row=row, col=col)
         elif not p.numeric:
@@ -114,9 +131,14 @@ def _structural(d: StructuralFigureData) -> Any:
 
     fig = go.Figure(go.Bar(
         x=d.labels, y=d.contribution, error_y={"type": "data", "array": d.err, "visible": True},
-        marker_color=[COLOURS[r] for r in d.roles],
+        marker_color=[COLOURS[r] for r in d.roles], name="contribution",
     ))
-    fig.update_layout(title=d.title, yaxis_title=d.y_label, height=_HEIGHT, margin=_MARGIN)
+    if d.points:
+        fig.add_trace(go.Scatter(
+            x=[lab for lab, pts in zip(d.labels, d.points) for _ in pts], y=[v for pts in d.points for v in pts],
+            mode="markers", name="replicates", marker={"color": COLOURS["baseline"], "size": 6, "opacity": 0.6},
+        ))
+    fig.update_layout(title=d.title, yaxis_title=d.y_label, height=_HEIGHT, margin=_MARGIN, showlegend=False)
     return fig
 
 
@@ -131,5 +153,91 @@ def _interaction_lines(d: InteractionLinesFigureData) -> Any:
     return fig
 
 
+def _curves(d: LearningCurvesFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for k, (name, x, m, lo, hi) in enumerate(zip(d.configs, d.steps, d.mean, d.low, d.high)):
+        colour = COLOURS["baseline"] if name == "baseline" else PALETTE[k % len(PALETTE)]
+        fig.add_scatter(x=x, y=m, mode="lines+markers", name=name, line={"color": colour},
+                        error_y={"type": "data", "symmetric": False, "visible": True,
+                                 "array": [h - v for h, v in zip(hi, m)], "arrayminus": [v - lo_ for v, lo_ in zip(m, lo)]})
+    if d.settle_step is not None:
+        fig.add_vline(x=d.settle_step, line_dash="dot", annotation_text=f"ranking settles: step {d.settle_step}")
+    fig.update_layout(title=d.title, xaxis_title=d.x_label, yaxis_title=d.y_label, height=_HEIGHT + 60,
+                      margin=_MARGIN)
+    return fig
+
+
+def _failures(d: FailuresFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, counts, key in (("completed", d.completed, COMPLETED), ("failed", d.failed, FAILED),
+                              ("pruned", d.pruned, PRUNED)):
+        fig.add_bar(y=d.labels, x=counts, orientation="h", name=name, marker_color=COLOURS[key],
+                    customdata=d.failure_rate, hovertemplate="%{y}: %{x} " + name
+                    + " (failure rate %{customdata:.0%})<extra></extra>")
+    fig.update_layout(barmode="stack", title=d.title, xaxis_title="trials",
+                      height=max(_HEIGHT, 24 * len(d.labels) + 140), margin=_MARGIN)
+    fig.update_yaxes(autorange="reversed", type="category")
+    return fig
+
+
+def _pareto(d: ParetoFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for on, name, colour in ((False, "dominated", COLOURS["neutral"]), (True, "Pareto front", COLOURS["baseline"])):
+        idx = [i for i, f in enumerate(d.on_front) if f == on]
+        fig.add_scatter(x=[d.x[i] for i in idx], y=[d.y[i] for i in idx], mode="markers", name=name,
+                        text=[d.configs[i] for i in idx], marker={"color": colour, "size": 11 if on else 8},
+                        error_x={"type": "data", "array": [d.x_err[i] for i in idx], "visible": True},
+                        error_y={"type": "data", "array": [d.y_err[i] for i in idx], "visible": True},
+                        hovertemplate="%{text}: (%{x:.4g}, %{y:.4g})<extra></extra>")
+    fig.add_scatter(x=[d.x[i] for i in d.front], y=[d.y[i] for i in d.front], mode="lines", showlegend=False,
+                    line={"color": COLOURS["baseline"], "dash": "dot"}, hoverinfo="skip")
+    fig.update_layout(title=d.title, xaxis_title=d.x_label, yaxis_title=d.y_label, height=_HEIGHT + 60,
+                      margin=_MARGIN)
+    return fig
+
+
+def _objective_effects(d: ObjectiveEffectsFigureData) -> Any:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(d.objectives), subplot_titles=d.objectives, shared_yaxes=True,
+                        horizontal_spacing=0.04)
+    for k in range(len(d.objectives)):
+        fig.add_trace(go.Bar(
+            x=d.delta[k], y=d.labels, orientation="h", showlegend=False, name=d.objectives[k],
+            marker_color=[COLOURS[r] for r in d.roles[k]],
+            error_x={"type": "data", "symmetric": False, "visible": True, "array": d.err_high[k],
+                     "arrayminus": d.err_low[k]},
+        ), row=1, col=k + 1)
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(title=d.title, height=max(_HEIGHT, 26 * len(d.labels) + 140), margin=_MARGIN)
+    return fig
+
+
+def _lines(d: LinesFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for k, (name, x, y) in enumerate(zip(d.names, d.x, d.y)):
+        err = None
+        if d.err_minus is not None and d.err_plus is not None:
+            err = {"type": "data", "symmetric": False, "visible": True, "array": d.err_plus[k],
+                   "arrayminus": d.err_minus[k]}
+        fig.add_scatter(x=x, y=y, mode="lines+markers", name=name, error_y=err,
+                        line={"color": PALETTE[k % len(PALETTE)]})
+    fig.update_layout(title=d.title, xaxis_title=d.x_label, yaxis_title=d.y_label, height=380, margin=_MARGIN)
+    if d.log_x:
+        fig.update_xaxes(type="log")
+    if d.y_range is not None:
+        fig.update_yaxes(range=list(d.y_range))
+    return fig
+
+
 _DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural,
-                                _interaction_lines)))
+                                _interaction_lines, _curves, _failures, _pareto, _objective_effects, _lines)))

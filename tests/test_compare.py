@@ -14,7 +14,7 @@ from scipy import stats
 import hpablate as hp
 from hpablate.cli import main
 from hpablate.comparison import ComparisonReport, important_count, kendall_tau, top_k_agreement
-from hpablate.comparison._designs import method_seed, plan_for_budget, sequential_sampler
+from hpablate.comparison._designs import far_target, method_seed, plan_for_budget, sequential_sampler
 from hpablate.comparison._importance import grid_importance, method_input, morris_importance, oat_importance
 from hpablate.errors import SpaceError, UnknownParameterError
 from hpablate.testing import ishigami, sobol_g
@@ -272,3 +272,44 @@ def test_on_off_components_under_random_and_tpe(method):
     report = hp.compare(objective, space, budgets=[8], methods=[method], repeats=1, n_trees=8)
     ranked = report.results
     assert len(ranked) == 1 and set(ranked["method"]) == {method}
+
+
+def _components_objective(space):
+    def objective(trial):
+        c = space.suggest(trial)
+        return 3 * c["a"] + 2 * c["b"] + 1 * c["c"] + 2 * (c["a"] and c["c"]) + 0.01 * (hp.trial_seed(trial) % 3)
+    return objective
+
+
+def test_shapley_and_path_methods_rank_components():
+    space = hp.SearchSpace(*[hp.Component(n) for n in "abc"], hp.Float("lr", 0.1, 1.0, baseline=0.5))
+    # exact Shapley values: a = 3 + 1, b = 2, c = 1 + 1; lr never moves (a dummy, last)
+    report = hp.compare(_components_objective(space), space, budgets=[16], methods=["shapley", "path"], repeats=1,
+                        truth={"a": 4.0, "b": 2.0, "c": 2.0, "lr": 0.0}, direction="maximize")
+    rows = report.results.set_index("method")
+    shapley = rows.loc["shapley", "importances"]
+    assert shapley["a"] == pytest.approx(4.0, abs=0.02) and shapley["b"] == pytest.approx(2.0, abs=0.02)
+    assert shapley["c"] == pytest.approx(2.0, abs=0.02) and math.isnan(shapley["lr"])
+    assert rows.loc["shapley", "spend"] == "8 subsets x 2 repeats"
+    path = rows.loc["path", "importances"]
+    # greedy path from all-on (8) to all-off (0), keeping the least loss: b off (-2; a -5, c -3),
+    # then c off (-3; a would cost -5), then a off (-3)
+    assert path["b"] == pytest.approx(2.0, abs=0.02) and path["c"] == pytest.approx(3.0, abs=0.02)
+    assert path["a"] == pytest.approx(3.0, abs=0.02)
+
+
+def test_shapley_method_needs_components_and_path_fits_its_budget():
+    f = ishigami()
+    none = plan_for_budget("shapley", f.space, 100, 0)
+    assert none.sampler is None and "no components" in none.spend
+    m = len(f.space.names)
+    choice = plan_for_budget("path", f.space, 100, 0)
+    assert choice.n_trials == (100 // (1 + m * (m + 1) // 2)) * (1 + m * (m + 1) // 2) <= 100
+    assert choice.sampler.target == far_target(f.space)
+    assert plan_for_budget("path", f.space, 5, 0).sampler is None
+
+
+def test_method_seeds_of_existing_methods_are_unchanged():
+    # new methods go last in METHODS, so stored compare studies of older methods still resume
+    from hpablate.comparison._designs import METHODS
+    assert METHODS[:8] == ("oat", "grid", "morris", "sobol", "random", "tpe", "gp", "qmc")

@@ -35,7 +35,7 @@ def add_parser(subparsers: Any) -> None:
                                       "grid_groups, truth)")
     p.add_argument("--budgets", default="50,100,200,400", help="comma-separated trial budgets (default 50,100,200,400)")
     p.add_argument("--methods", default="oat,morris,grid,random,tpe,gp",
-                   help="comma-separated methods among oat, grid, morris, sobol, random, tpe, gp, qmc "
+                   help="comma-separated methods among oat, grid, morris, sobol, shapley, path, random, tpe, gp, qmc "
                         "(default oat,morris,grid,random,tpe,gp)")
     p.add_argument("--repeats", type=int, default=3, help="repetitions with different seeds (default 3)")
     p.add_argument("--storage", default=None,

@@ -61,6 +61,7 @@ def compare(
     n_trees: int = 64,
     n_jobs: int | None = None,
     verbose: bool = False,
+    path_target: Mapping[str, Any] | None = None,
 ) -> ComparisonReport:
     """Run (or resume) every method at every budget and measure how well each ranks the parameters.
 
@@ -78,7 +79,8 @@ def compare(
         Random/TPE/GP/QMC run the largest budget once per repetition and every smaller budget is
         the first B trials of that run.
     methods : sequence of str
-        Any of ``oat``, ``grid``, ``morris``, ``random``, ``tpe``, ``gp``, ``qmc``.
+        Any of ``oat``, ``grid``, ``morris``, ``sobol``, ``shapley`` (spaces with components),
+        ``path``, ``random``, ``tpe``, ``gp``, ``qmc``.
     repeats : int
         Independent repetitions (different seeds) of every method x budget.
     storage : str or optuna storage, optional
@@ -109,6 +111,9 @@ def compare(
         fANOVA forest size and threads.
     verbose : bool
         Print one line per run to stderr.
+    path_target : mapping, optional
+        Target of the ``path`` method (default: :func:`~hpablate.comparison._designs.far_target`,
+        every parameter at the end of its range farther from its baseline).
 
     Returns
     -------
@@ -144,7 +149,8 @@ def compare(
                 else:
                     for budget in budgets:
                         records.append(_run_plan(objective, space, method, budget, rep, s, storage, study_prefix,
-                                                 direction, grid_groups, n_trees, n_jobs, verbose))
+                                                 direction, grid_groups, n_trees, n_jobs, verbose,
+                                                 None if path_target is None else dict(path_target)))
     finally:
         optuna.logging.set_verbosity(verbosity)
     if references is None:
@@ -155,10 +161,10 @@ def compare(
 def _run_plan(objective: Objective, space: SearchSpace, method: str, budget: int, rep: int, seed: int,
               storage: Any, prefix: str, direction: str,
               grid_groups: Sequence[Sequence[str]] | None, n_trees: int, n_jobs: int | None,
-              verbose: bool) -> dict[str, Any]:
+              verbose: bool, path_target: dict[str, Any] | None = None) -> dict[str, Any]:
     from hpablate.runner import create_study, run
 
-    choice = plan_for_budget(method, space, budget, seed, grid_groups)
+    choice = plan_for_budget(method, space, budget, seed, grid_groups, path_target)
     rec = _empty(method, budget, rep, choice.spend)
     if choice.sampler is None:
         return rec

@@ -8,6 +8,10 @@
 * ``morris``: ``r = (B - 1) // (k + 1)`` trajectories of 4 levels (the plan's extra slot is
   the baseline), one replicate.
 * ``sobol``: ``n = B // (k + 2)`` Saltelli base points (at least 2), one replicate.
+* ``shapley``: every on/off subset of the space's components (``2^c``; above 1,024, sampled
+  orders), ``repeats = B // subsets``; the other parameters stay at their baselines.
+* ``path``: the ablation path from the baseline to :func:`far_target` (each parameter at the end of
+  its range farther from its baseline, each component switched), ``repeats = B // (1 + m(m+1)/2)``.
 * ``random``, ``tpe``, ``gp``, ``qmc``: B trials of Optuna's sampler; the run for the largest
   budget is shared by every budget (its first B trials are exactly a B-trial run with the same
   seed, since these samplers only look at earlier trials).
@@ -20,16 +24,27 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import optuna
 
-from hpablate.samplers import GridCombinationSampler, MorrisSampler, OneAtATimeSampler, PlanSampler, SobolSampler
-from hpablate.space import Float, Int, SearchSpace
+from hpablate.design.path import path_moves, round_sizes
+from hpablate.samplers import (
+    AblationPathSampler,
+    GridCombinationSampler,
+    MorrisSampler,
+    OneAtATimeSampler,
+    PlanSampler,
+    ShapleyAblationSampler,
+    SobolSampler,
+)
+from hpablate.space import Categorical, Component, Float, Int, SearchSpace, same_value
 
-PLAN_METHODS = ("oat", "grid", "morris", "sobol")
+PLAN_METHODS = ("oat", "grid", "morris", "sobol", "shapley", "path")
 SEQUENTIAL_METHODS = ("random", "tpe", "gp", "qmc")
-METHODS = PLAN_METHODS + SEQUENTIAL_METHODS
+#: Every method; the order fixes each method's seed (:func:`method_seed`): new methods go last.
+METHODS = ("oat", "grid", "morris", "sobol", *SEQUENTIAL_METHODS, "shapley", "path")
 
 #: What each method's importance estimates, and so which reference it is ranked against.
 ESTIMAND = {
@@ -37,6 +52,8 @@ ESTIMAND = {
     "grid": "total",  # variance along each axis of its factorial: screening
     "morris": "total",  # mu*: screening proxy for the total-order index
     "sobol": "total",  # ST_i: the total-order index itself
+    "shapley": "total",  # |Shapley value| of a component: its average marginal contribution
+    "path": "total",  # |gain| of the path step that flips the parameter: local, order-dependent
     "random": "first",  # fANOVA marginal: first-order (main effect)
     "tpe": "first",
     "gp": "first",
@@ -47,6 +64,8 @@ IMPORTANCE_LABEL = {
     "grid": "mean variance along the parameter's axis of its grid group",
     "morris": "Morris mu*",
     "sobol": "Sobol total-order index ST",
+    "shapley": "|Shapley value| (components only)",
+    "path": "|gain| of the parameter's ablation-path step",
     "random": "fANOVA marginal (first-order)",
     "tpe": "fANOVA marginal (first-order)",
     "gp": "fANOVA marginal (first-order)",
@@ -122,8 +141,9 @@ def plan_for_budget(
     budget: int,
     seed: int,
     groups: Sequence[Sequence[str]] | None = None,
+    path_target: dict[str, Any] | None = None,
 ) -> DesignChoice:
-    """The plan of ``method`` (``oat``, ``grid`` or ``morris``) that fits ``budget`` trials."""
+    """The plan of a plan method (:data:`PLAN_METHODS`) that fits ``budget`` trials."""
     if method == "morris":
         k = len(space)
         r = (budget - 1) // (k + 1)
@@ -138,6 +158,10 @@ def plan_for_budget(
             return DesignChoice(None, 0, f"too small: Sobol needs {2 * (k + 2)} trials", space)
         s = SobolSampler(space, n=n, seed=seed)
         return DesignChoice(s, s.n_slots, f"{n} base points x {k + 2}", space)
+    if method == "shapley":
+        return _shapley_for_budget(space, budget, seed)
+    if method == "path":
+        return _path_for_budget(space, budget, seed, path_target)
     if method not in ("oat", "grid"):
         raise ValueError(f"{method!r} is not a plan method; choose from {PLAN_METHODS}")
     grid_groups = default_groups(space, groups) if method == "grid" else None
@@ -150,6 +174,48 @@ def plan_for_budget(
             what = "space levels" if n_levels is None else f"{n_levels} levels per number"
             return DesignChoice(s, s.n_slots, f"{one.n_slots} configs ({what}) x {repeats} repeats", sub, grid_groups)
     return DesignChoice(None, 0, f"too small: one replicate needs {one.n_slots} trials", space, grid_groups)
+
+
+def _shapley_for_budget(space: SearchSpace, budget: int, seed: int) -> DesignChoice:
+    if not space.components:
+        return DesignChoice(None, 0, "not applicable: the space has no components", space)
+    one = ShapleyAblationSampler(space, repeats=1, seed=seed)
+    repeats = budget // one.n_slots
+    if repeats < 1:
+        return DesignChoice(None, 0, f"too small: one replicate needs {one.n_slots} trials", space)
+    s = ShapleyAblationSampler(space, repeats=repeats, seed=seed)
+    return DesignChoice(s, s.n_slots, f"{one.n_slots} subsets x {repeats} repeats", space)
+
+
+def far_target(space: SearchSpace) -> dict[str, Any]:
+    """Every parameter at the end of its range farther from its baseline (unit scale), every
+    categorical at its first other choice, every component at its ablated value.
+
+    Examples
+    --------
+    >>> space = SearchSpace(Float("x", 0.0, 1.0, baseline=0.2), Component("dropout", baseline=True))
+    >>> far_target(space)
+    {'x': 1.0, 'dropout': False}
+    """
+    target: dict[str, Any] = {}
+    for p in space:
+        if isinstance(p, Component) and not same_value(p.baseline, p.off):
+            target[p.name] = p.off
+        elif isinstance(p, Categorical):
+            target[p.name] = next((c for c in p.levels if c != p.baseline), p.baseline)
+        else:
+            target[p.name] = p.from_unit(0.0 if p.to_unit(p.baseline) >= 0.5 else 1.0)
+    return target
+
+
+def _path_for_budget(space: SearchSpace, budget: int, seed: int, target: dict[str, Any] | None) -> DesignChoice:
+    target = far_target(space) if target is None else target
+    per_replicate = sum(round_sizes(len(path_moves(space, target))))
+    repeats = budget // per_replicate
+    if repeats < 1:
+        return DesignChoice(None, 0, f"too small: one replicate needs {per_replicate} trials", space)
+    s = AblationPathSampler(space, target=target, repeats=repeats, seed=seed)
+    return DesignChoice(s, s.n_slots, f"{per_replicate} path configs x {repeats} repeats", space)
 
 
 def _sampler(method: str, space: SearchSpace, repeats: int, seed: int,

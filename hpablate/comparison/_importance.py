@@ -7,6 +7,10 @@ and every importance is read off an analysis of it:
   (:func:`hpablate.analysis.effects.analyze_effects`): a *local* effect, at the baseline.
 * ``morris``: ``mu*`` (:func:`hpablate.analysis.importance.analyze_morris`).
 * ``sobol``: total-order index ``ST`` (:func:`hpablate.analysis.importance.sobol.analyze_sobol`).
+* ``shapley``: ``|Shapley value|`` of each component (:func:`hpablate.analysis.shapley.analyze_shapley`,
+  its first game: every component at its baseline choice vs off); other parameters get none.
+* ``path``: ``|gain|`` of the ablation-path step that flips the parameter
+  (:func:`hpablate.analysis.path.analyze_path`): local and order-dependent.
 * ``grid``: in the factorial of the parameter's group (trials with every other parameter at
   baseline), the mean over the other group members' cells of the variance of the cell means
   along the parameter's axis (cells from :func:`hpablate.analysis.interactions.mean_table`): a
@@ -81,6 +85,10 @@ def importances(method: str, inp: AnalysisInput | None, space: SearchSpace, *,
         return morris_importance(inp, space)
     if method == "sobol":
         return sobol_importance(inp, space)
+    if method == "shapley":
+        return shapley_importance(inp, space)
+    if method == "path":
+        return path_importance(inp, space)
     if method == "grid":
         return grid_importance(inp, space, groups or [[n] for n in names])
     return fanova_importance(inp, space, n_trees=n_trees, seed=seed, n_jobs=n_jobs)
@@ -125,6 +133,34 @@ def sobol_importance(inp: AnalysisInput, space: SearchSpace) -> dict[str, float]
     total = sobol[sobol["order"] == "total"]
     st = dict(zip(total["param"], total["index"].astype(float)))
     return {n: st.get(n, math.nan) for n in space.names}
+
+
+def shapley_importance(inp: AnalysisInput, space: SearchSpace) -> dict[str, float]:
+    """``|Shapley value|`` of each component in the game of its baseline choice (NaN: not a player)."""
+    from hpablate.analysis.shapley import analyze_shapley
+
+    table = analyze_shapley(inp).tables.get("shapley")
+    out = {n: math.nan for n in space.names}
+    if table is None or not len(table):
+        return out
+    first_game = table[table["game"] == table["game"].iloc[0]] if "game" in table else table
+    for name, value in zip(first_game["component"], first_game["shapley"].astype(float)):
+        out[name] = abs(value)
+    return out
+
+
+def path_importance(inp: AnalysisInput, space: SearchSpace) -> dict[str, float]:
+    """``|gain|`` of the path step that flips each parameter (NaN: not a move, or not reached)."""
+    from hpablate.analysis.path import analyze_path
+
+    table = analyze_path(inp).tables.get("path")
+    out = {n: math.nan for n in space.names}
+    if table is None:
+        return out
+    tiny = _round_off(inp.y)
+    for name, gain in zip(table["param"].iloc[1:], table["gain"].iloc[1:].astype(float)):
+        out[name] = 0.0 if abs(gain) <= tiny else abs(gain)
+    return out
 
 
 def grid_importance(inp: AnalysisInput, space: SearchSpace, groups: list[list[str]]) -> dict[str, float]:

@@ -36,6 +36,24 @@ BINNED_READING = ("Interaction tables and ANOVAs are binned from sampled trials 
                   "a sampler that concentrates on good regions confounds parameters.")
 
 
+def binned_within_branches(skipped: list[str]) -> str:
+    """How binned tables of a conditional study treat absent parameters."""
+    text = ("Conditional parameters: each binned table and ANOVA uses only the trials holding both parameters "
+            "(column branch says which branch; bins are cut within it), and marginal tables only the trials holding "
+            "the parameter: a parameter's absence is never a level.")
+    if skipped:
+        text += (f" No table for {', '.join(skipped)}: no trial holds both, or one is constant where both exist "
+                 "(a child and the parent value of its branch).")
+    return text
+
+
+def grid_conditional(coverage: list[str]) -> str:
+    """Which cells the grid tables of a conditional space cover."""
+    return ("Grid on a conditional space: a pair's table and ANOVA cover only the cells where both parameters "
+            "exist (a parameter's absence is never a level); a third group member that exists in some of those "
+            "cells only is held where the design fixed it. " + "; ".join(coverage) + ".")
+
+
 def multi_objective(objective: int, direction: str, n_objectives: int) -> str:
     return (f"Multi-objective study: this report analyses objective {objective} ({direction}) alone; "
             f"run it again with objective=0..{n_objectives - 1} for the others.")
@@ -306,7 +324,9 @@ def _interactions(it: pd.DataFrame, alpha: float) -> list[str]:
     if not len(inter):
         return []
     top = inter.sort_values("p_value").iloc[0]
-    lead = (f"Strongest interaction ({top['source']})" if top["p_value"] < alpha
-            else f"No interaction is significant at {alpha} ({top['source']}); the smallest p is")
+    where = f"{top['source']}, within {top['branch']}" if isinstance(top.get("branch"), str) and top["branch"] \
+        else top["source"]
+    lead = (f"Strongest interaction ({where})" if top["p_value"] < alpha
+            else f"No interaction is significant at {alpha} ({where}); the smallest p is")
     return [f"{lead}: {top['term']}, F={_num(top['F'])}, {fmt_p(top['p_value'])} (uncorrected), "
             f"partial η²={_num(top['partial_eta2'])}."]

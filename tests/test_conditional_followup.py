@@ -163,3 +163,61 @@ def test_grid_of_a_branch_group_uses_the_branch_cells():
     ref = _statsmodels(sgd.assign(rep=sgd["rep"].astype(str)), "y ~ C(lr) * C(momentum) + C(rep)")
     _assert_rows_equal(it, ref, {"lr": "C(lr)", "momentum": "C(momentum)", "lr × momentum": "C(lr):C(momentum)",
                                  "Residual": "Residual"})
+
+
+# ----------------------------------------------------------------------------- Morris
+MORRIS_SPACE = hp.SearchSpace(
+    hp.Categorical("optimizer", ["sgd", "adam"], baseline="adam"),
+    hp.Float("x", 0.0, 1.0, baseline=0.5),
+    hp.Float("momentum", 0.0, 0.9, baseline=0.5, when={"optimizer": "sgd"}),
+    hp.Categorical("nesterov", [False, True], baseline=False, when={"optimizer": "sgd"}),
+)
+# unit scale by hand: what one unit of each parameter's normalised range is
+HAND_UNIT = {"optimizer": {"sgd": 0.0, "adam": 1.0}.__getitem__, "x": float, "momentum": lambda v: v / 0.9,
+             "nesterov": {False: 0.0, True: 1.0}.__getitem__}
+
+
+def morris_objective(trial: optuna.Trial) -> float:
+    """Linear within the SGD branch: momentum's elementary effect is 4 * 0.9, nesterov's 0.5, x's 1."""
+    c = MORRIS_SPACE.suggest(trial)
+    sgd = c["optimizer"] == "sgd"
+    return float(c["x"] + sgd * (1.0 + 4.0 * c.get("momentum", 0.0) + 0.5 * c.get("nesterov", False)))
+
+
+def _hand_effects(study: optuna.Study) -> dict[str, list[float]]:
+    """Elementary effects by hand: consecutive points of a trajectory, the one parameter present on both sides
+    that changed (children appearing or disappearing with a parent's switch belong to the parent's step)."""
+    pts = sorted(((t.user_attrs["hpablate.replicate"], t.user_attrs["hpablate.trajectory"], t.user_attrs["hpablate.step"],
+                   t.params, t.value) for t in study.trials if "hpablate.trajectory" in t.user_attrs),
+                 key=lambda p: p[:3])
+    out: dict[str, list[float]] = {n: [] for n in HAND_UNIT}
+    for (r0, t0, _, p0, y0), (r1, t1, _, p1, y1) in zip(pts, pts[1:]):
+        if (r0, t0) != (r1, t1):
+            continue
+        moved = [n for n in p0 if n in p1 and p0[n] != p1[n]]
+        if len(moved) == 1:
+            n = moved[0]
+            out[n].append((y1 - y0) / (HAND_UNIT[n](p1[n]) - HAND_UNIT[n](p0[n])))
+    return out
+
+
+def test_morris_child_effects_come_only_from_steps_where_it_exists():
+    study = hp.create_study(MORRIS_SPACE, hp.MorrisSampler(MORRIS_SPACE, trajectories=16, repeats=1),
+                            direction="maximize")
+    hp.run(study, morris_objective)
+    r = hp.analyze(study, ped_anova=False, n_trees=8)
+    m = r.morris.set_index("param")
+    hand = _hand_effects(study)
+    switches = sum(1 for ee in hand["optimizer"])
+    assert switches > 0 and len(hand["momentum"]) > 0 and len(hand["nesterov"]) > 0
+    for name, ee in hand.items():
+        assert m.loc[name, "n_effects"] == len(ee)
+        assert m.loc[name, "mu_star"] == pytest.approx(np.mean(np.abs(ee)), rel=1e-9)
+        assert m.loc[name, "mu"] == pytest.approx(np.mean(ee), rel=1e-9)
+    # the truth within the branch (linear): every effect of momentum is 3.6, of nesterov 0.5, of x 1
+    assert m.loc["momentum", "mu_star"] == pytest.approx(3.6, rel=1e-9)
+    assert m.loc["nesterov", "mu_star"] == pytest.approx(0.5, rel=1e-9)
+    assert m.loc["x", "mu_star"] == pytest.approx(1.0, rel=1e-9)
+    # the parent's switch carries the children's contribution: |1 + 4 m + 0.5 n| >= 1 at every switch
+    assert min(np.abs(hand["optimizer"])) >= 1.0 - 1e-12
+    assert any("Morris on a conditional space" in n for n in r.notes)

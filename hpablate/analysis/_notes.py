@@ -26,6 +26,10 @@ MORRIS_READING = ("Morris mu* (mean |elementary effect|, objective units per uni
                   "screens for total-order effects, interactions included; sigma > mu* hints at "
                   "interactions or non-linearity. mu* CI: bootstrap over trajectories (q10/q90 columns "
                   "of the importances table hold its 95% percentile interval).")
+MORRIS_CONDITIONAL = ("Morris on a conditional space: a conditional parameter's elementary effects come only from "
+                      "the steps where it exists before and after the move, so its mu* is its effect within its "
+                      "branch (n_effects counts them); a step that switches a parent is the parent's, also when "
+                      "children appear or disappear with it; a move of an inactive parameter's coordinate is no step.")
 GRID_NO_RESIDUAL = ("Grid ANOVA has no residual degrees of freedom (one trial per cell): run repeats >= 2 "
                     "to test interactions.")
 GRID_BLOCKED = ("Grid ANOVAs include the replicate as a block (type II, y ~ a * b + other group parameters + "

@@ -221,3 +221,41 @@ def test_morris_child_effects_come_only_from_steps_where_it_exists():
     # the parent's switch carries the children's contribution: |1 + 4 m + 0.5 n| >= 1 at every switch
     assert min(np.abs(hand["optimizer"])) >= 1.0 - 1e-12
     assert any("Morris on a conditional space" in n for n in r.notes)
+
+
+# ----------------------------------------------------------------------------- Sobol
+SOBOL_SPACE = hp.SearchSpace(
+    hp.Categorical("optimizer", ["sgd", "adam"], baseline="adam"),
+    hp.Float("x", 0.0, 1.0),
+    hp.Float("momentum", 0.0, 1.0, when={"optimizer": "sgd"}),
+)
+
+
+def sobol_objective(trial: optuna.Trial) -> float:
+    c = SOBOL_SPACE.suggest(trial)
+    return float(c["x"] + 4.0 * (c["optimizer"] == "sgd") * c.get("momentum", 0.0))
+
+
+def _closed_form() -> dict[tuple[str, str], float]:
+    """f = x + 4 B m, B = [optimizer = sgd] ~ Bernoulli(1/2), x, m ~ U(0, 1) (m ignored where B = 0)."""
+    v_x, v_b = 1 / 12, 16 * 0.25 * 0.25  # Var(E[f|B]) = Var(2 B) = 1
+    v_m = 16 * 0.25 / 12  # Var(E[f|m]) = Var(2 m) = 1/3
+    v_bm = 16 * (0.5 / 3) - (4 * 0.25) ** 2 - v_b - v_m  # Var(4 B m) - the main effects = 1/3
+    total = v_x + v_b + v_m + v_bm
+    return {("first", "x"): v_x / total, ("first", "optimizer"): v_b / total, ("first", "momentum"): v_m / total,
+            ("total", "x"): v_x / total, ("total", "optimizer"): (v_b + v_bm) / total,
+            ("total", "momentum"): (v_m + v_bm) / total}
+
+
+def test_sobol_on_a_conditional_space_estimates_the_indices_of_f_of_active_x():
+    study = hp.create_study(SOBOL_SPACE, hp.SobolSampler(SOBOL_SPACE, n=512, repeats=1), direction="maximize")
+    hp.run(study, sobol_objective)
+    assert all(("momentum" in t.params) == (t.params["optimizer"] == "sgd") for t in study.trials)
+    r = hp.analyze(study, ped_anova=False, n_trees=8)
+    table = r.sobol.set_index(["order", "param"])
+    for key, truth in _closed_form().items():
+        row = table.loc[key]
+        assert row["ci_low"] - 0.01 <= truth <= row["ci_high"] + 0.01, (key, truth, row["index"])
+        assert row["index"] == pytest.approx(truth, abs=0.05)
+    assert all(e.endswith("inactive parameters ignored") for e in r.sobol["estimand"])
+    assert any(n.startswith("Sobol indices on a conditional space") for n in r.notes)

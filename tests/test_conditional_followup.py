@@ -259,3 +259,21 @@ def test_sobol_on_a_conditional_space_estimates_the_indices_of_f_of_active_x():
         assert row["index"] == pytest.approx(truth, abs=0.05)
     assert all(e.endswith("inactive parameters ignored") for e in r.sobol["estimand"])
     assert any(n.startswith("Sobol indices on a conditional space") for n in r.notes)
+
+
+# ----------------------------------------------------------------------------- study-wide fANOVA
+def test_study_wide_fanova_leaves_conditional_parameters_out_and_says_so(plain):
+    study, raw = plain
+    r = hp.analyze(study, ped_anova=False, n_trees=16, seed=3, encoding="optuna")
+    fan = r.importances[r.importances["method"].str.startswith("fANOVA") & (r.importances["kind"] == "marginal")]
+    assert set(fan["param"]) == {"optimizer", "lr"}  # present in every trial; nothing imputed
+    assert all("conditional ones left out, not imputed" in e for e in fan["estimand"])
+    ref = optuna.importance.FanovaImportanceEvaluator(n_trees=16, seed=3).evaluate(study)
+    assert set(ref) == {"optimizer", "lr"}
+    mine = fan.set_index("param")["importance"]
+    for k, v in ref.items():
+        assert mine[k] == pytest.approx(v, rel=1e-7, abs=1e-12)
+    assert any("imputes nothing" in n for n in r.notes)
+    # the per-branch rows stay: momentum within optimizer=sgd
+    b = r.branch_importances
+    assert ((b["branch"] == "optimizer=sgd") & (b["param"] == "momentum")).any()

@@ -169,8 +169,12 @@ def small_cells(n: int) -> str:
 
 
 def conditional(dropped: list[str], n_present: int) -> str:
-    return (f"Conditional parameters {dropped} are absent from some completed trials; fANOVA uses the "
-            f"{n_present} parameters present in every trial (as Optuna does), PED-ANOVA handles them by regime.")
+    return (f"Conditional parameters {dropped} are absent from some completed trials; the study-wide fANOVA uses the "
+            f"{n_present} parameters present in every trial (as Optuna does) and imputes nothing: the forest is "
+            "fitted on those parameters alone, so its estimand is the variance fraction of the objective averaged "
+            "over the left-out parameters as the trials sampled them (a parent's importance includes what its "
+            "children add in its branches). Per-branch fANOVA (branch_importances) measures the children within "
+            "their branch; PED-ANOVA handles them by regime.")
 
 
 def fanova_near_baseline(design: str) -> str:

@@ -26,6 +26,10 @@ MORRIS_READING = ("Morris mu* (mean |elementary effect|, objective units per uni
                   "screens for total-order effects, interactions included; sigma > mu* hints at "
                   "interactions or non-linearity. mu* CI: bootstrap over trajectories (q10/q90 columns "
                   "of the importances table hold its 95% percentile interval).")
+MORRIS_CONDITIONAL = ("Morris on a conditional space: a conditional parameter's elementary effects come only from "
+                      "the steps where it exists before and after the move, so its mu* is its effect within its "
+                      "branch (n_effects counts them); a step that switches a parent is the parent's, also when "
+                      "children appear or disappear with it; a move of an inactive parameter's coordinate is no step.")
 GRID_NO_RESIDUAL = ("Grid ANOVA has no residual degrees of freedom (one trial per cell): run repeats >= 2 "
                     "to test interactions.")
 GRID_BLOCKED = ("Grid ANOVAs include the replicate as a block (type II, y ~ a * b + other group parameters + "
@@ -34,6 +38,24 @@ GRID_BLOCKED = ("Grid ANOVAs include the replicate as a block (type II, y ~ a * 
 BINNED_READING = ("Interaction tables and ANOVAs are binned from sampled trials (numeric parameters in "
                   "quantile bins), not from a designed grid: they describe where the sampler went, and "
                   "a sampler that concentrates on good regions confounds parameters.")
+
+
+def binned_within_branches(skipped: list[str]) -> str:
+    """How binned tables of a conditional study treat absent parameters."""
+    text = ("Conditional parameters: each binned table and ANOVA uses only the trials holding both parameters "
+            "(column branch says which branch; bins are cut within it), and marginal tables only the trials holding "
+            "the parameter: a parameter's absence is never a level.")
+    if skipped:
+        text += (f" No table for {', '.join(skipped)}: no trial holds both, or one is constant where both exist "
+                 "(a child and the parent value of its branch).")
+    return text
+
+
+def grid_conditional(coverage: list[str]) -> str:
+    """Which cells the grid tables of a conditional space cover."""
+    return ("Grid on a conditional space: a pair's table and ANOVA cover only the cells where both parameters "
+            "exist (a parameter's absence is never a level); a third group member that exists in some of those "
+            "cells only is held where the design fixed it. " + "; ".join(coverage) + ".")
 
 
 def multi_objective(objective: int, direction: str, n_objectives: int) -> str:
@@ -147,8 +169,12 @@ def small_cells(n: int) -> str:
 
 
 def conditional(dropped: list[str], n_present: int) -> str:
-    return (f"Conditional parameters {dropped} are absent from some completed trials; fANOVA uses the "
-            f"{n_present} parameters present in every trial (as Optuna does), PED-ANOVA handles them by regime.")
+    return (f"Conditional parameters {dropped} are absent from some completed trials; the study-wide fANOVA uses the "
+            f"{n_present} parameters present in every trial (as Optuna does) and imputes nothing: the forest is "
+            "fitted on those parameters alone, so its estimand is the variance fraction of the objective averaged "
+            "over the left-out parameters as the trials sampled them (a parent's importance includes what its "
+            "children add in its branches). Per-branch fANOVA (branch_importances) measures the children within "
+            "their branch; PED-ANOVA handles them by regime.")
 
 
 def fanova_near_baseline(design: str) -> str:
@@ -321,7 +347,9 @@ def _interactions(it: pd.DataFrame, alpha: float) -> list[str]:
     if not len(inter):
         return []
     top = inter.sort_values("p_value").iloc[0]
-    lead = (f"Strongest interaction ({top['source']})" if top["p_value"] < alpha
-            else f"No interaction is significant at {alpha} ({top['source']}); the smallest p is")
+    where = f"{top['source']}, within {top['branch']}" if isinstance(top.get("branch"), str) and top["branch"] \
+        else top["source"]
+    lead = (f"Strongest interaction ({where})" if top["p_value"] < alpha
+            else f"No interaction is significant at {alpha} ({where}); the smallest p is")
     return [f"{lead}: {top['term']}, F={_num(top['F'])}, {fmt_p(top['p_value'])} (uncorrected), "
             f"partial η²={_num(top['partial_eta2'])}."]

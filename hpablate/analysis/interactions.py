@@ -15,6 +15,17 @@
   same type II ANOVA on the binned factors (computed from cell statistics, so it stays fast at
   10,000 trials; equal to statsmodels' in the tests), labelled ``source = "binned"``: it
   describes the sampled trials, not a designed experiment.
+* Conditional parameters (absent from the trials where their condition does not hold) are never
+  binned with an "(absent)" level: a pair's table and ANOVA use only the trials holding **both**
+  parameters (the intersection of their branches), bins are cut within those trials, and the row's
+  ``branch`` column says which branch it describes (``optimizer=sgd``; empty for a pair present in
+  every trial). A pair that never meets, or that is constant within its branch (a child and the
+  parent its branch fixes), gets no row. Marginal tables likewise hold the trials where the
+  parameter exists.
+* Grid groups of a conditional space: a cell whose parameter is inactive there (momentum under
+  Adam) holds no value of that parameter, so the table and ANOVA of a pair cover the cells where
+  both exist, with the group's other parameters and the rest of the space at the (branch) values
+  the design fixed; ``branch`` names the branch.
 """
 
 from __future__ import annotations
@@ -22,24 +33,27 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from hpablate.analysis import _notes
+from hpablate.analysis._branches import absent, branch_label
+from hpablate.analysis._conditions import Condition, space_conditions, study_conditions
 from hpablate.analysis._input import AnalysisInput
 from hpablate.analysis._result import Result
 from hpablate.analysis._util import matches, mean_ci
 from hpablate.render import fmt_value
+from hpablate.design.grid import group_branch
 from hpablate.record import DESIGNS
 from hpablate.space import SearchSpace
 
 _Y = "__hpablate_objective__"  # column of the objective (never a parameter name)
 
 ANOVA_COLUMNS = [
-    "source", "param_a", "param_b", "term", "df", "sum_sq", "F", "p_value", "partial_eta2", "n", "min_cell_n",
+    "source", "branch", "param_a", "param_b", "term", "df", "sum_sq", "F", "p_value", "partial_eta2", "n", "min_cell_n",
     "blocked",
 ]
 _REP = "__hpablate_replicate__"  # column of the replicate block (never a parameter name)
@@ -69,8 +83,11 @@ def analyze_interactions(inp: AnalysisInput, *, order: Sequence[str] = ()) -> Re
     groups = inp.study_record.grid_groups
     if groups and inp.space is not None:
         plan = inp.plan_only()
-        anova, tables, counts = grid_interactions(plan.params, plan.y, plan.space, groups, replicate=plan.replicate)
-        notes = [_notes.GRID_NO_RESIDUAL] if anova["p_value"].isna().all() else []
+        anova, tables, counts, coverage = grid_interactions(plan.params, plan.y, plan.space, groups,
+                                                            replicate=plan.replicate)
+        notes = [_notes.GRID_NO_RESIDUAL] if len(anova) and anova["p_value"].isna().all() else []
+        if coverage:
+            notes.append(_notes.grid_conditional(coverage))
         if anova["blocked"].any():
             notes.append(_notes.GRID_BLOCKED)
         return Result({"interactions": anova}, notes + _small_cell_notes(anova),
@@ -85,10 +102,44 @@ def analyze_interactions(inp: AnalysisInput, *, order: Sequence[str] = ()) -> Re
     if not cand:
         return empty
     pairs = list(itertools.combinations(cand, 2))
-    anova, tables, marginals = binned_tables(inp.params[cand], inp.y, pairs)
-    counts = {k: cell_counts(inp.params[cand].apply(bin_column), *k.split(" × ")) for k in tables}
-    return Result({"interactions": anova}, ([_notes.BINNED_READING] if pairs else []) + _small_cell_notes(anova),
-                  {"interaction_tables": tables, "interaction_counts": counts, "marginal_tables": marginals})
+    labels = branch_labels(study_conditions(inp.space, inp.params, inp.distributions))
+    b = binned_tables(inp.params[cand], inp.y, pairs, branches=labels)
+    notes = ([_notes.BINNED_READING] if pairs else []) + _small_cell_notes(b.anova)
+    if labels:
+        notes.append(_notes.binned_within_branches(b.skipped))
+    return Result({"interactions": b.anova}, notes,
+                  {"interaction_tables": b.tables, "interaction_counts": b.counts, "marginal_tables": b.marginals})
+
+
+def branch_labels(conditions: Sequence[Condition]) -> dict[str, str]:
+    """The branch text of every conditional parameter (``{"momentum": "optimizer=sgd"}``).
+
+    A parameter under several parents gets their labels joined by ``", "``.
+
+    Examples
+    --------
+    >>> import hpablate as hp
+    >>> from hpablate.analysis._conditions import space_conditions
+    >>> space = hp.SearchSpace(hp.Categorical("opt", ["sgd", "adam"]), hp.Float("m", 0, 1, when={"opt": "sgd"}))
+    >>> branch_labels(space_conditions(space))
+    {'m': 'opt=sgd'}
+    """
+    out: dict[str, list[str]] = {}
+    for c in conditions:
+        out.setdefault(c.param, []).append(c.label)
+    return {k: ", ".join(v) for k, v in out.items()}
+
+
+def pair_branch(a: str, b: str, labels: Mapping[str, str]) -> str:
+    """The branch of a pair: the distinct branch texts of ``a`` and ``b`` joined (empty: none).
+
+    Examples
+    --------
+    >>> pair_branch("lr", "m", {"m": "opt=sgd"}), pair_branch("lr", "wd", {})
+    ('opt=sgd', '')
+    """
+    parts = [labels[n] for n in (a, b) if labels.get(n)]
+    return ", ".join(dict.fromkeys(parts))
 
 
 def _small_cell_notes(anova: pd.DataFrame) -> list[str]:
@@ -223,59 +274,147 @@ def _labels(col: pd.Series, absent: str | None = None) -> pd.Series:
     return pd.Series(names[codes], index=col.index, dtype=object)
 
 
+class GridTables(NamedTuple):
+    """What :func:`grid_interactions` returns.
+
+    Attributes
+    ----------
+    anova : DataFrame
+        :data:`ANOVA_COLUMNS`, ``source = "grid"``.
+    tables, counts : dict of DataFrame
+        Mean objective and trials per cell, keyed ``"a × b"``.
+    coverage : list of str
+        In a conditional space, which cells each pair covers (and which pairs have no table).
+    """
+
+    anova: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    counts: dict[str, pd.DataFrame]
+    coverage: list[str]
+
+
 def grid_interactions(
     params: pd.DataFrame,
     y: np.ndarray,
     space: SearchSpace,
     groups: Sequence[Sequence[str]],
     replicate: np.ndarray | None = None,
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+) -> GridTables:
     """Mean tables, cell counts and two-way ANOVAs (replicate as a block) for every grid group's pairs.
 
     Parameters
     ----------
+    params : DataFrame
+        The plan's trials (NaN where a conditional parameter is absent).
+    y : array
+        The objective of every row.
+    space : SearchSpace
+        The stored space (baselines and conditions).
+    groups : sequence of sequence of str
+        The grid groups of the design.
     replicate : array, optional
         Replicate of every row: with two or more replicates it enters every ANOVA as a block
-        (``y ~ C(a) * C(b) + C(other group parameters) + C(replicate)``, type II), ``blocked`` True.
+        (``y ~ a * b + C(other group parameters) + C(replicate)``, type II), ``blocked`` True.
 
     Returns
     -------
-    (DataFrame, dict, dict)
+    GridTables
         The ANOVA table (:data:`ANOVA_COLUMNS`, ``source = "grid"``), the mean tables keyed
-        ``"a × b"`` (rows: levels of ``a``; columns: levels of ``b``; values: mean objective) and
-        the trials per cell with the same keys.
+        ``"a × b"`` (rows: levels of ``a``; columns: levels of ``b``; values: mean objective), the
+        trials per cell with the same keys and, in a conditional space, the cells each pair covers:
+        a pair uses the cells where both exist (:func:`grid_pair_rows`); ``branch`` names that branch.
     """
     y = np.asarray(y, dtype=float)
-    names = [s.name for s in space if s.name in params.columns]
-    eq = {s.name: matches(params[s.name], s.baseline) for s in space if s.name in params.columns}
-    frames, tables, counts = [], {}, {}
+    labels = branch_labels(space_conditions(space))
+    frames, tables, counts, coverage = [], {}, {}, []
     for group in groups:
         group = [g for g in group if g in params.columns]
-        rest = np.ones(len(params), dtype=bool)
-        for n in names:
-            if n not in group:
-                rest &= eq[n]
+        rest = grid_group_rows(params, space, group)
         data = params.loc[rest, group].copy()
         data[_Y] = y[rest]
-        blocks = []
         if replicate is not None:
             data[_REP] = pd.Series(np.asarray(replicate, dtype=object)[rest], index=data.index).astype(str)
-            blocks = [_REP] if data[_REP].nunique() > 1 else []
+        fixed = {**space.baseline, **group_branch(space, group)}
+        where = branch_label(group_branch(space, group))
         for a, b in itertools.combinations(group, 2):
-            others = [g for g in group if g not in (a, b)]
-            tables[f"{a} × {b}"] = mean_table(data, a, b)
-            counts[f"{a} × {b}"] = cell_counts(data, a, b)
-            t = two_way_anova(data, a, b, covariates=others + blocks)
+            pair, covariates = grid_pair_rows(data, group, a, b, fixed)
+            d = data.loc[pair]
+            branch = ", ".join(dict.fromkeys(x for x in (where, pair_branch(a, b, labels)) if x))
+            if space.conditional:
+                coverage.append(_coverage(a, b, d, branch, [c for c in group if c not in (a, b, *covariates)], fixed))
+            if d[a].nunique() < 2 or d[b].nunique() < 2:
+                continue  # a child and the parent value its cells fix: no pair to cross
+            blocks = [_REP] if replicate is not None and d[_REP].nunique() > 1 else []
+            tables[f"{a} × {b}"] = mean_table(d, a, b)
+            counts[f"{a} × {b}"] = cell_counts(d, a, b)
+            t = two_way_anova(d, a, b, covariates=covariates + blocks)
             t["term"] = t["term"].replace(_REP, "replicate (block)")
             t.insert(0, "param_b", b)
             t.insert(0, "param_a", a)
+            t.insert(0, "branch", branch)
             t.insert(0, "source", "grid")
-            t["n"] = len(data)
-            t["min_cell_n"] = _min_cell(data[a], data[b]) if len(data) else 0
+            t["n"] = len(d)
+            t["min_cell_n"] = _min_cell(d[a], d[b]) if len(d) else 0
             t["blocked"] = bool(blocks)
             frames.append(t)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ANOVA_COLUMNS)
-    return out[ANOVA_COLUMNS], tables, counts
+    return GridTables(out[ANOVA_COLUMNS], tables, counts, coverage)
+
+
+def _coverage(a: str, b: str, d: pd.DataFrame, branch: str, held: Sequence[str], fixed: Mapping[str, Any]) -> str:
+    """Which cells of a grid group a pair's table covers, in words."""
+    if d[a].nunique() < 2 or d[b].nunique() < 2:
+        return f"{a} × {b}: no table (where both exist one of them takes a single value)"
+    parts = [f"within {branch}"] if branch else []
+    parts += [f"{c} at {fmt_value(fixed[c])} or absent" for c in held]
+    cells = d[[a, b]].drop_duplicates()
+    return f"{a} × {b}: {len(cells)} cells" + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def grid_group_rows(params: pd.DataFrame, space: SearchSpace, group: Sequence[str]) -> np.ndarray:
+    """Rows of a grid group's cells: every parameter outside the group where the design put it.
+
+    Outside the group, a parameter takes its baseline (its branch value for a parent the group's
+    branch switches) where it exists in the cell, and is absent where its condition does not hold
+    (momentum in a cell with optimizer=adam): the configuration ``space.active({**fixed, **cell})``.
+    """
+    fixed = {**space.baseline, **group_branch(space, group)}
+    names = [n for n in space.names if n in params.columns]
+    present = {n: ~absent(params[n]) for n in names}
+    ok = np.zeros(len(params), dtype=bool)
+    if not len(params):
+        return ok
+    for combo, pos in params[list(group)].groupby(list(group), dropna=False, sort=False).indices.items():
+        combo = combo if isinstance(combo, tuple) else (combo,)
+        cell = {g: v for g, v in zip(group, combo) if not (isinstance(v, float) and v != v)}
+        expected = space.active({**fixed, **cell})
+        sub = params.iloc[pos]
+        good = np.ones(len(pos), dtype=bool)
+        for n in names:
+            want = cell.get(n, expected.get(n)) if n in expected else None
+            good &= matches(sub[n], want) & present[n][pos] if n in expected else ~present[n][pos]
+        ok[pos[good]] = True
+    return ok
+
+
+def grid_pair_rows(
+    data: pd.DataFrame, group: Sequence[str], a: str, b: str, fixed: Mapping[str, Any],
+) -> tuple[np.ndarray, list[str]]:
+    """The cells of a group where ``a`` and ``b`` both exist, and the covariates of their ANOVA.
+
+    A third group member present in all those cells enters as a covariate (as in an unconditional
+    grid); one that exists in some of them only (its condition depends on ``a`` or ``b``) is held
+    at its fixed value where it exists, like the rest of the space, and is no covariate.
+    """
+    rows = ~absent(data[a]) & ~absent(data[b])
+    covariates = []
+    for c in (g for g in group if g not in (a, b)):
+        here = ~absent(data[c])
+        if here[rows].all():
+            covariates.append(c)
+        else:
+            rows &= ~here | matches(data[c], fixed[c])
+    return rows, covariates
 
 
 def mean_table(data: pd.DataFrame, a: str, b: str, y: str = _Y) -> pd.DataFrame:
@@ -298,45 +437,104 @@ def bin_column(col: pd.Series, max_bins: int = 4) -> pd.Series:
     return _labels(col, "(absent)")
 
 
+class BinnedTables(NamedTuple):
+    """What :func:`binned_tables` returns.
+
+    Attributes
+    ----------
+    anova : DataFrame
+        ANOVA rows (:data:`ANOVA_COLUMNS`, ``source = "binned"``).
+    tables, counts : dict of DataFrame
+        Mean objective and trials per cell, keyed ``"a × b"``.
+    marginals : dict of DataFrame
+        Per parameter and bin: ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high`` (trials holding it).
+    skipped : list of str
+        ``"a × b"`` of the pairs with no table: no trial holds both, or one is constant there.
+    """
+
+    anova: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    counts: dict[str, pd.DataFrame]
+    marginals: dict[str, pd.DataFrame]
+    skipped: list[str]
+
+
 def binned_tables(
     params: pd.DataFrame,
     y: np.ndarray,
     pairs: Sequence[tuple[str, str]],
     *,
     max_bins: int = 4,
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    branches: Mapping[str, str] | None = None,
+) -> BinnedTables:
     """Marginal and pairwise tables binned from (randomly) sampled trials, plus binned ANOVAs.
+
+    Parameters
+    ----------
+    params : DataFrame
+        One column per parameter; NaN where a conditional parameter is absent.
+    y : array
+        The objective of every row.
+    pairs : sequence of (str, str)
+    max_bins : int
+        Quantile bins of a many-valued number (cut within the rows a table uses).
+    branches : mapping, optional
+        Branch text per conditional parameter (:func:`branch_labels`), for the ``branch`` column.
 
     Returns
     -------
-    (DataFrame, dict, dict)
-        ANOVA rows (``source = "binned"``), pairwise mean tables keyed ``"a × b"``, marginal
-        tables keyed by parameter (per bin: ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high``).
+    BinnedTables
+        Every pair's statistics come from the trials holding both parameters only, so an absent
+        parameter is never a level.
     """
     y = np.asarray(y, dtype=float)
-    binned = pd.DataFrame({c: bin_column(params[c], max_bins) for c in params.columns}, index=params.index)
-    binned[_Y] = y
-    marginals = {}
-    for c in params.columns:
-        rows = []
-        for level, grp in binned.groupby(c, sort=False):
-            m, sd, lo, hi = mean_ci(grp[_Y].to_numpy())
-            rows.append({"bin": level, "n": len(grp), "mean": m, "std": sd, "ci_low": lo, "ci_high": hi})
-        t = pd.DataFrame(rows)
-        marginals[c] = _sort_bins(t) if len(t) else t
-    frames, tables = [], {}
+    labels = dict(branches or {})
+    marginals = {c: _marginal(params[c], y, max_bins) for c in params.columns}
+    frames, tables, counts, skipped = [], {}, {}, []
     for a, b in pairs:
-        tables[f"{a} × {b}"] = mean_table(binned, a, b)
-        t = fast_two_way_anova(binned[a], binned[b], y)
+        key = f"{a} × {b}"
+        got = _binned_pair(params[a], params[b], y, max_bins)
+        if got is None:
+            skipped.append(key)
+            continue
+        data, t = got
+        tables[key] = mean_table(data, a, b)
+        counts[key] = cell_counts(data, a, b)
         t.insert(0, "param_b", b)
         t.insert(0, "param_a", a)
+        t.insert(0, "branch", pair_branch(a, b, labels))
         t.insert(0, "source", "binned")
-        t["n"] = len(binned)
-        t["min_cell_n"] = _min_cell(binned[a], binned[b])
-        t["blocked"] = False
         frames.append(t)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ANOVA_COLUMNS)
-    return out[ANOVA_COLUMNS], tables, marginals
+    return BinnedTables(out[ANOVA_COLUMNS], tables, counts, marginals, skipped)
+
+
+def _binned_pair(a: pd.Series, b: pd.Series, y: np.ndarray, max_bins: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Binned data and type II ANOVA of one pair over the rows holding both (None: nothing to test)."""
+    both = ~absent(a) & ~absent(b)
+    if both.sum() < 3:
+        return None
+    ba, bb = bin_column(a[both], max_bins), bin_column(b[both], max_bins)
+    if ba.nunique() < 2 or bb.nunique() < 2:
+        return None  # e.g. a child and the parent value its branch fixes
+    data = pd.DataFrame({a.name: ba, b.name: bb, _Y: y[both]})
+    t = fast_two_way_anova(ba.rename(a.name), bb.rename(b.name), y[both])
+    t["n"] = int(both.sum())
+    t["min_cell_n"] = _min_cell(ba, bb)
+    t["blocked"] = False
+    return data, t
+
+
+def _marginal(col: pd.Series, y: np.ndarray, max_bins: int) -> pd.DataFrame:
+    """Mean objective per bin of one parameter, over the trials where it exists."""
+    here = ~absent(col)
+    bins, yh = bin_column(col[here], max_bins).to_numpy(), y[here]
+    rows = []
+    for level in dict.fromkeys(bins):
+        m, sd, lo, hi = mean_ci(yh[bins == level])
+        rows.append({"bin": level, "n": int((bins == level).sum()), "mean": m, "std": sd, "ci_low": lo, "ci_high": hi})
+    t = pd.DataFrame(rows)
+    return _sort_bins(t) if len(t) else t
 
 
 def _sort_bins(t: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,7 @@ def grid_configs(space: SearchSpace, groups: Sequence[Sequence[str]]) -> list[Co
     checked = [_check_group(space, group) for group in groups]
     check_plan_size(sum(math.prod(len(space[name].levels) for name in names) for names in checked), f"the grid over {groups!r}")
     for names in checked:
-        branch = _branch(space, names)
+        branch = group_branch(space, names)
         for values in itertools.product(*(space[name].levels for name in names)):
             params = space.active({**base, **branch, **dict(zip(names, values))})
             level = [value if name in params else None for name, value in zip(names, values)]
@@ -32,8 +32,17 @@ def grid_configs(space: SearchSpace, groups: Sequence[Sequence[str]]) -> list[Co
     return deduplicate(configs)
 
 
-def _branch(space: SearchSpace, names: Sequence[str]) -> dict[str, object]:
-    """Parents outside the group switched so that every member of the group can exist."""
+def group_branch(space: SearchSpace, names: Sequence[str]) -> dict[str, object]:
+    """Parents outside the group switched so that every member of the group can exist.
+
+    Examples
+    --------
+    >>> import hpablate as hp
+    >>> space = hp.SearchSpace(hp.Categorical("opt", ["sgd", "adam"], baseline="adam"),
+    ...                        hp.Float("m", 0, 1, when={"opt": "sgd"}), hp.Float("lr", 0, 1))
+    >>> group_branch(space, ["lr", "m"]), group_branch(space, ["opt", "m"])
+    ({'opt': 'sgd'}, {})
+    """
     branch: dict[str, object] = {}
     for name in names:
         for parent, value in space.activation(name).items():

@@ -13,6 +13,13 @@ categorical choice and every integer (or stepped float) on its grid is equally l
 uniform measure Optuna's ``RandomSampler`` draws from, with respect to which the indices of
 :mod:`hpablate.testing` are defined (``from_unit`` alone rounds, which halves the weight of the
 two end values). Log-scaled integers are mapped continuously in log space, then rounded.
+
+Conditional spaces: every row draws a coordinate for every factor, and the configuration keeps the
+parameters that exist there (:meth:`SearchSpace.active`). The design thus samples the function
+``f(active(x))`` over the full unit cube, in which an inactive parameter's coordinate changes
+nothing (an ``AB_i`` row of an inactive child repeats ``A``); its Sobol indices are well defined,
+and a child's main effect is averaged over its parent (see
+:data:`hpablate.analysis.importance.sobol.SOBOL_CONDITIONAL`).
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ FANOVA_MARGINAL = "first-order (main effect) variance fraction"
 FANOVA_PAIRWISE = "second-order (interaction) variance fraction"
 IMPORTANCE_COLUMNS = ["method", "kind", "param", "param_a", "param_b", "importance", "std", "q10", "q90", "n_trees",
                       "n_trials", "estimand"]
+#: Suffix of the study-wide estimand when conditional parameters are left out (no imputation).
+PRESENT_EVERYWHERE = (" of the parameters present in every trial (conditional ones left out, not imputed: "
+                      "their effects are averaged into their parents' as the trials sampled them)")
 #: Designs whose trials stay near the baseline: a forest fitted on them extrapolates.
 _LOCAL_DESIGNS = ("oat", "structural", "baseline")
 
@@ -58,6 +61,8 @@ def analyze_fanova(
     except ValueError as exc:
         table = pd.DataFrame(columns=IMPORTANCE_COLUMNS)
         notes.append(f"fANOVA not computed: {exc}")
+    if len(full) < len(names) and len(table):
+        table["estimand"] = table["estimand"] + PRESENT_EVERYWHERE
     if inp.design in _LOCAL_DESIGNS:
         notes.append(_notes.fanova_near_baseline(inp.design))
     return Result({"importances": table}, notes + [_notes.FANOVA_READING])

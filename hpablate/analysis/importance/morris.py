@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hpablate.analysis import _notes
+from hpablate.analysis._branches import absent
 from hpablate.analysis._input import AnalysisInput
 from hpablate.analysis._result import Result
 
@@ -45,7 +47,10 @@ def analyze_morris(inp: AnalysisInput, *, seed: int | None = 0) -> Result:
         "q10": morris["mu_star_lo"], "q90": morris["mu_star_hi"], "n_trees": 0, "n_trials": int(on.sum()),
         "estimand": MORRIS_ESTIMAND,
     })
-    return Result({"morris": morris, "importances": importances}, [_notes.MORRIS_READING])
+    notes = [_notes.MORRIS_READING]
+    if any(absent(frame[n]).any() for n in unit):
+        notes.append(_notes.MORRIS_CONDITIONAL)
+    return Result({"morris": morris, "importances": importances}, notes)
 
 
 def morris_elementary_effects(
@@ -77,6 +82,14 @@ def morris_elementary_effects(
         One row per elementary effect: ``trajectory`` (its position among the trajectories),
         ``step, param, delta, ee`` (``ee = (y(step) - y(step-1)) / delta`` in unit scale).
 
+    Notes
+    -----
+    Conditional spaces: a parameter absent from a point (NaN) has no unit coordinate there. A step
+    belongs to the one parameter that exists on both sides and moved; the children that appear or
+    disappear with a parent's move do not make it a step of theirs (it is the parent's), and a step
+    on which no existing parameter moved (the design moved an inactive child's coordinate) is no
+    step at all. So a child's elementary effects are its effects within its branch.
+
     Examples
     --------
     >>> t = pd.DataFrame({"replicate": [0, 0, 1, 1], "trajectory": [0, 0, 0, 0], "step": [0, 1, 0, 1],
@@ -86,10 +99,10 @@ def morris_elementary_effects(
     """
     names = list(unit)
     keys = [*traj_cols, step_col]
-    g = trials.groupby(keys, sort=True)
-    ymean = g[y_col].mean()
-    first = g[names].first()
-    u = pd.DataFrame({n: [float(unit[n](v)) for v in first[n]] for n in names}, index=first.index)
+    ymean = trials.groupby(keys, sort=True)[y_col].mean()
+    # the first trial of each point, NaN kept: groupby().first() would skip an absent value (and None)
+    first = trials.drop_duplicates(keys).set_index(keys).sort_index()
+    u = pd.DataFrame({n: _unit_column(first[n], unit[n]) for n in names}, index=first.index)
     rows = []
     levels = list(range(len(traj_cols)))
     for t, (_, sub) in enumerate(u.groupby(level=levels, sort=True)):
@@ -97,14 +110,26 @@ def morris_elementary_effects(
         U = sub.to_numpy()
         Y = ymean.loc[sub.index].to_numpy()
         for k in range(1, len(steps)):
-            diff = U[k] - U[k - 1]
-            changed = np.flatnonzero(np.abs(diff) > 1e-12)
-            if len(changed) != 1:
-                continue  # not a one-factor move (missing point of the trajectory)
-            j = changed[0]
+            j = _moved_factor(U[k - 1], U[k])
+            if j is None:
+                continue
+            diff = U[k, j] - U[k - 1, j]
             rows.append({"trajectory": t, "step": int(steps[k]), "param": names[j],
-                         "delta": float(diff[j]), "ee": float((Y[k] - Y[k - 1]) / diff[j])})
+                         "delta": float(diff), "ee": float((Y[k] - Y[k - 1]) / diff)})
     return pd.DataFrame(rows, columns=["trajectory", "step", "param", "delta", "ee"])
+
+
+def _unit_column(values: pd.Series, to_unit: Any) -> list[float]:
+    """Unit coordinates of a parameter's values; NaN where the parameter is absent (``None`` is a value)."""
+    gone = absent(values)
+    return [math.nan if g else float(to_unit(v)) for v, g in zip(values.to_numpy(), gone)]
+
+
+def _moved_factor(before: np.ndarray, after: np.ndarray) -> int | None:
+    """The index of the one parameter present at both points that moved, or None (no one-factor step)."""
+    both = ~np.isnan(before) & ~np.isnan(after)
+    moved = np.flatnonzero(both & (np.abs(np.where(both, after - before, 0.0)) > 1e-12))
+    return int(moved[0]) if len(moved) == 1 else None
 
 
 def morris_indices(

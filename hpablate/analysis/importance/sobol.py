@@ -41,6 +41,17 @@ SOBOL_READING = (
     "objective, noise adds about noise variance / total variance to every ST_i."
 )
 
+#: Suffix of the estimand on a conditional space (:data:`SOBOL_CONDITIONAL` says why).
+CONDITIONAL_ESTIMAND = "; of f(active(x)), x uniform over every range, inactive parameters ignored"
+SOBOL_CONDITIONAL = (
+    "Sobol indices on a conditional space: the function analysed is f(active(x)), x uniform over the full unit "
+    "cube of every factor (categorical choices equally likely); a parameter whose condition does not hold is "
+    "absent from the trial, so its coordinate changes nothing there. A child's S_i is then its main effect "
+    "averaged over its parent (zero where it does not exist), its ST_i - S_i includes its interaction with the "
+    "parent, and the parent's indices include what its children add in its branches. For effects within one "
+    "branch, use the branch tables of a sampled study, or a grid / one-at-a-time design (branch baselines)."
+)
+
 
 @dataclass(frozen=True)
 class SaltelliValues:
@@ -281,6 +292,9 @@ def analyze_sobol(inp: AnalysisInput, *, alpha: float = 0.05, n_resamples: int =
     if len(values) < 2:
         return Result(notes=notes + ["Sobol indices need at least 2 complete base points."])
     table = sobol_indices(values, conf_level=1 - alpha, n_resamples=n_resamples, seed=seed)
+    if inp.space is not None and inp.space.conditional:
+        table["estimand"] = table["estimand"] + CONDITIONAL_ESTIMAND
+        notes.append(SOBOL_CONDITIONAL)
     return Result({"sobol": table, "importances": _importance_rows(table, int(on.sum()))}, notes)
 
 

@@ -34,10 +34,10 @@ def storage_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     return request.getfixturevalue({"postgres": "postgres_url", "mysql": "mysql_url", "redis": "redis_url"}[backend])
 
 
-def assert_promise_held(counts: _chaos.ChaosCounts) -> None:
+def assert_promise_held(counts: _chaos.ChaosCounts, deadline_s: float = DEADLINE_S) -> None:
     assert counts.ok, f"the exactly-once promise broke: {counts.problems()}\n{counts.summary()}"
     assert counts.completed_once == counts.n_slots
-    assert counts.wall_s < DEADLINE_S
+    assert counts.wall_s < deadline_s
 
 
 def test_harness_sees_a_clean_run_as_clean(tmp_path):
@@ -77,11 +77,16 @@ def test_sigkill_at_every_point_of_a_trials_life(backend, tmp_path, request):
     assert_promise_held(counts)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 @pytest.mark.parametrize("backend", ["postgres", pytest.param("sqlite", marks=pytest.mark.slow)])
 def test_ablation_path_rounds_survive_sigkill_and_pauses(backend, tmp_path, request):
     """Path rounds are claimed once earlier rounds are decided: kills and pauses must not make a
-    waiting worker hang, run a slot twice, or decide a round on different data than the audit."""
+    waiting worker hang, run a slot twice, or decide a round on different data than the audit.
+
+    Slower than the one-at-a-time runs: while a round waits for a dead trial's grace period every
+    worker waits, and waiting claimers are the parent's favourite kill targets (they sit at
+    ``created``), so the deadline is longer; a real hang still ends the run after 15 s of no progress.
+    """
     url = storage_url(backend, tmp_path, request)
     counts = _chaos.run_chaos(
         url,
@@ -90,13 +95,13 @@ def test_ablation_path_rounds_survive_sigkill_and_pauses(backend, tmp_path, requ
         kill_every=(1.5, 3.0),
         faults=SELF_KILLS,
         pause_every=(4.0, 6.0),
-        deadline_s=DEADLINE_S,
         seed=5,
         log_dir=tmp_path / "logs",
         design="path",
+        deadline_s=300,
     )
     assert counts.n_kills > 0, counts.summary()
-    assert_promise_held(counts)
+    assert_promise_held(counts, 300)
 
 
 @pytest.mark.timeout(240)

@@ -3,7 +3,7 @@
 For each test function of :mod:`hpablate.testing` (truth: analytic Sobol indices) and for
 ``studies/random_forest.py`` (reference: pooled ranking of every method's largest-budget runs),
 every method runs at every budget, ``--reps`` times with different seeds, through
-:func:`hpablate.compare`. Screening designs (OAT, grid, Morris) are ranked against total-order
+:func:`hpablate.compare`. Designs (OAT, grid, Morris, Sobol, ablation path) are ranked against total-order
 indices, Random/QMC/TPE/GP + fANOVA against first-order indices (fANOVA's marginal importance is
 a main-effect share). Printed per function and method: median Kendall tau at a few budgets and
 the smallest budget at which the top-k set (every truly important parameter strictly above every
@@ -30,7 +30,7 @@ import hpablate as hp
 from hpablate.comparison._report import smallest_budgets, summarize
 from hpablate.testing import ishigami, lr_batch_optimizer, sobol_g
 
-DESIGNS = ("oat", "grid", "morris", "sobol")
+DESIGNS = ("oat", "grid", "morris", "sobol", "path")
 SEARCH = ("random", "qmc", "tpe")
 
 
@@ -96,7 +96,7 @@ def ratios(summary: pd.DataFrame) -> pd.DataFrame:
     for problem, g in summary.groupby("problem", sort=False):
         sb = smallest_budgets(g, 0.8).set_index("method")["n_trials"]
         designs = {m: sb[m] for m in DESIGNS if m in sb and not math.isnan(sb[m])}
-        best = min(designs, key=lambda m: (designs[m], ("morris", "sobol", "grid", "oat").index(m))) if designs else None
+        best = min(designs, key=lambda m: (designs[m], ("morris", "sobol", "grid", "path", "oat").index(m))) if designs else None
         row = {"problem": problem, "best design": best or "none",
                "its trials": "never" if best is None else int(designs[best])}
         for m in ("random", "tpe", "qmc", "gp"):
@@ -121,7 +121,7 @@ def figure(summary: pd.DataFrame, path: Path) -> None:
     probs = list(dict.fromkeys(summary["problem"]))
     fig = make_subplots(rows=2, cols=len(probs), subplot_titles=[*probs, *[""] * len(probs)],
                         shared_xaxes=True, vertical_spacing=0.08)
-    colors = {"sobol": "#9467bd", "oat": "#7f7f7f", "grid": "#8c564b", "morris": "#d62728", "random": "#1f77b4", "qmc": "#17becf",
+    colors = {"path": "#bcbd22", "sobol": "#9467bd", "oat": "#7f7f7f", "grid": "#8c564b", "morris": "#d62728", "random": "#1f77b4", "qmc": "#17becf",
               "tpe": "#ff7f0e", "gp": "#2ca02c"}
     for j, p in enumerate(probs, start=1):
         g = summary[summary["problem"] == p]

@@ -236,3 +236,11 @@ def test_cli_path_errors_are_one_line(tmp_path, capsys, args, message):
     assert main(["run", str(study_file), "--design", "path", "--storage", storage, "--dry-run", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_design_all_includes_the_path_when_the_file_names_a_target(tmp_path, capsys):
+    study_file = tmp_path / "toy.py"
+    study_file.write_text(STUDY_FILE + '\npath_target = {"a": 1.0, "b": 1.0, "c": 1.0}\n')
+    assert main(["run", str(study_file), "--design", "all", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "toy-path: path design" in out and "toy-oat: oat design" in out

@@ -438,6 +438,9 @@ def command(args: argparse.Namespace) -> int:
         names = [study_file.default_design]
     elif args.design == "all":
         names = list(study_file.designs)
+        has_target = args.target is not None or args.target_study is not None or hasattr(study_file.module, "path_target")
+        if "path" not in names and has_target:
+            names.append("path")
     elif args.design in study_file.designs or args.design == "path":
         names = [args.design]
     else:

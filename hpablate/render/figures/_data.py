@@ -585,6 +585,20 @@ def _get_pareto_info(t: pd.DataFrame) -> ParetoFigureData:
     )
 
 
+def cell_text(value: float, low: float, high: float, sep: str = "<br>") -> str:
+    """A heatmap cell's value with its CI below, or empty where there is no value.
+
+    Examples
+    --------
+    >>> cell_text(0.1234, 0.05, 0.2, " "), cell_text(float("nan"), 0, 0)
+    ('0.123 [0.05, 0.2]', '')
+    """
+    if value != value:
+        return ""
+    ci = f"{sep}[{low:.2g}, {high:.2g}]" if low == low and high == high else ""
+    return f"{value:.3g}{ci}"
+
+
 def _get_sobol_info(t: pd.DataFrame) -> SobolFigureData:
     first = t[t["order"] == "first"].set_index("param")
     total = t[t["order"] == "total"].set_index("param")
@@ -623,7 +637,7 @@ def _get_sobol_second_info(t: pd.DataFrame, params: list[str]) -> PairMatrixFigu
     z, lo, hi = _pair_matrix(params, s["param_a"].tolist(), s["param_b"].tolist(), s["index"].astype(float).tolist(),
                              s["ci_low"].astype(float).tolist(), s["ci_high"].astype(float).tolist())
     return PairMatrixFigureData(
-        title="Second-order Sobol indices S_ij (the share of the i-j interaction alone; hover: 95% CI)",
+        title="Second-order Sobol indices S_ij: the share of the i-j interaction alone (each cell: index [95% CI])",
         colour_label="S_ij", names=params, z=z, low=lo, high=hi, signed=False, higher_is_better=True,
     )
 
@@ -671,7 +685,7 @@ def _get_shapley_pairs_info(game: str, p: pd.DataFrame, names: list[str], y_labe
     what = "" if game == "full" else f" (game {game})"
     return PairMatrixFigureData(
         title=f"Pairwise Shapley interaction indices{what} (green = the pair together improves the objective "
-              "beyond its parts; hover: 95% CI)", colour_label=f"interaction ({y_label})", names=names, z=z,
+              "beyond its parts; each cell: index [95% CI])", colour_label=f"interaction ({y_label})", names=names, z=z,
         low=lo, high=hi, signed=True, higher_is_better=maximize, table="shapley_interactions",
     )
 

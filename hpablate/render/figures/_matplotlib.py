@@ -36,6 +36,7 @@ from hpablate.render.figures._data import (
     SobolFigureData,
     StructuralFigureData,
     TornadoFigureData,
+    cell_text,
 )
 
 FORMATS = ("pdf", "svg", "png")
@@ -340,7 +341,8 @@ def _pair_matrix(d: PairMatrixFigureData) -> Any:
     for i in range(len(d.names)):
         for j in range(len(d.names)):
             if np.isfinite(z[i, j]):
-                ax.text(j, i, f"{z[i, j]:.3g}", ha="center", va="center", fontsize=7)
+                ax.text(j, i, cell_text(z[i, j], d.low[i][j], d.high[i][j], "\n"), ha="center", va="center",
+                        fontsize=7)
     ax.set_xticks(range(len(d.names)), d.names, rotation=30, ha="right")
     ax.set_yticks(range(len(d.names)), d.names)
     fig.colorbar(im, ax=ax, label=d.colour_label)

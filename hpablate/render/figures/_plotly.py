@@ -29,10 +29,13 @@ from hpablate.render.figures._data import (
     SobolFigureData,
     StructuralFigureData,
     TornadoFigureData,
+    cell_text,
 )
 
 _HEIGHT = 360
 _MARGIN = {"l": 60, "r": 20, "t": 50, "b": 50}
+#: Long titles (the global designs' figures say how to read them) wrap onto lines of this many characters.
+_TITLE_WIDTH = 110
 
 
 def plotly_figures(figures: Mapping[str, FigureData]) -> dict[str, Any]:
@@ -229,7 +232,7 @@ def _side_by_side(title: str, labels: list[str], columns: list[str], values: lis
         if x_label:
             fig.update_xaxes(title_text=x_label if k == len(columns) // 2 else None, row=1, col=k + 1)
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_layout(title=title, height=max(_HEIGHT, 26 * len(labels) + 140), margin=_MARGIN)
+    fig.update_layout(title=_wrap(title), height=max(_HEIGHT, 26 * len(labels) + 160), margin=_margin(title))
     return fig
 
 
@@ -243,8 +246,8 @@ def _sobol(d: SobolFigureData) -> Any:
                     error_x={"type": "data", "symmetric": False, "visible": True, "array": _above(v, hi),
                              "arrayminus": _below(v, lo)},
                     hovertemplate="%{y}: %{x:.3f}<extra>" + name + "</extra>")
-    fig.update_layout(barmode="group", title=d.title, xaxis_title=d.x_label,
-                      height=max(_HEIGHT, 44 * len(d.params) + 120), margin=_MARGIN)
+    fig.update_layout(barmode="group", title=_wrap(d.title), xaxis_title=d.x_label,
+                      height=max(_HEIGHT, 44 * len(d.params) + 140), margin=_margin(d.title))
     fig.update_yaxes(autorange="reversed", type="category")
     return fig
 
@@ -254,16 +257,19 @@ def _pair_matrix(d: PairMatrixFigureData) -> Any:
 
     scale: dict[str, Any] = ({"colorscale": "RdYlGn", "reversescale": not d.higher_is_better, "zmid": 0.0}
                              if d.signed else {"colorscale": "Blues", "zmin": 0.0})
-    custom = [[[lo, hi] for lo, hi in zip(lrow, hrow)] for lrow, hrow in zip(d.low, d.high)]
     fig = go.Figure(go.Heatmap(
-        z=d.z, x=d.names, y=d.names, customdata=custom, texttemplate="%{z:.3g}", colorbar={"title": d.colour_label},
-        hovertemplate="%{y} × %{x}: %{z:.4g} (95% CI %{customdata[0]:.4g} to %{customdata[1]:.4g})<extra></extra>",
-        **scale,
+        z=d.z, x=d.names, y=d.names, text=_cell_text(d), texttemplate="%{text}", colorbar={"title": d.colour_label},
+        hovertemplate="%{y} × %{x}: %{text}<extra></extra>", **scale,
     ))
-    fig.update_layout(title=d.title, height=max(_HEIGHT, 40 * len(d.names) + 160), margin=_MARGIN)
+    fig.update_layout(title=_wrap(d.title), height=max(_HEIGHT, 40 * len(d.names) + 180), margin=_margin(d.title))
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category", autorange="reversed")
     return fig
+
+
+def _cell_text(d: PairMatrixFigureData) -> list[list[str]]:
+    """Each cell's value and 95% CI as text (numbers only), empty where there is no pair."""
+    return [[cell_text(z, lo, hi) for z, lo, hi in zip(*rows)] for rows in zip(d.z, d.low, d.high)]
 
 
 def _shapley(d: ShapleyFigureData) -> Any:
@@ -299,8 +305,22 @@ def _path(d: PathFigureData) -> Any:
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=d.labels)
     fig.update_yaxes(title_text=d.y_label, row=1, col=1)
     fig.update_yaxes(title_text="gain", row=2, col=1)
-    fig.update_layout(title=d.title, height=_HEIGHT + 200, margin=_MARGIN)
+    fig.update_layout(title=_wrap(d.title), height=_HEIGHT + 220, margin=_margin(d.title))
     return fig
+
+
+def _wrap(title: str) -> str:
+    """``title`` broken into lines of at most :data:`_TITLE_WIDTH` characters (plotly does not wrap)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(title, _TITLE_WIDTH)) or title
+
+
+def _margin(title: str) -> dict[str, int]:
+    """The usual margins, the top one tall enough for the wrapped title's lines."""
+    import textwrap
+
+    return {**_MARGIN, "t": 50 + 18 * max(len(textwrap.wrap(title, _TITLE_WIDTH)), 1) + 10}
 
 
 def _above(v: list[float], hi: list[float]) -> list[float]:

@@ -341,3 +341,37 @@ def test_hostile_component_names_are_neutralised(tmp_path):
     assert hostile not in page and "\x1b" not in page.replace("\\u001b", "")
     for p in r.save_figures(tmp_path, "svg"):
         assert b"<script>" not in p.read_bytes() and b"\x1b" not in p.read_bytes()
+
+
+def test_an_unfinished_path_draws_the_steps_it_has():
+    sampler = hp.AblationPathSampler(PATH_SPACE, target=PATH_TARGET, repeats=2)
+    study = hp.create_study(PATH_SPACE, sampler, direction="maximize")
+    hp.run(study, path_objective, n_trials=5 * 2 + 1)  # round 0 and one slot of round 1
+    r = hp.analyze(study, **FAST)
+    d = r.figure_data["path"]
+    assert len(d.labels) == len(r.path) == 2 and not any("(target)" in lab for lab in d.labels)
+    assert d.labels[1].startswith("1: " + r.path["param"].iloc[1])
+    assert max(d.candidate_step) == 2 > len(d.labels) - 1  # round 1's candidate: beyond the drawn steps
+    assert len(plotly_figure(d).data[0].x) == d.candidate_step.count(1)  # only candidates at drawn steps
+    matplotlib_figure(d)
+
+
+def test_sampled_shapley_design_draws_what_it_estimated(tmp_path):
+    space = hp.SearchSpace(*[hp.Component(n) for n in "abcdef"])
+
+    def objective(trial):
+        cfg = space.suggest(trial)
+        return sum((k + 1) * cfg[n] for k, n in enumerate("abcdef")) + 0.01 * (hp.trial_seed(trial) % 3)
+
+    study = hp.create_study(space, hp.ShapleyAblationSampler(space, max_subsets=20, repeats=2), direction="minimize")
+    hp.run(study, objective)
+    r = hp.analyze(study, **FAST)
+    assert r.shapley_interactions.empty and "shapley interactions" not in r.figure_data
+    d = r.figure_data["shapley"]
+    t = r.shapley.set_index("component")
+    assert d.estimates[0] == "Shapley value" and len(d.estimates) == 1 + sum(
+        t[c].notna().any() for c in ("loco", "add_one_in"))
+    assert dict(zip(d.components, d.values[0])) == pytest.approx(t["shapley"].to_dict())
+    assert d.components[0] == "f" and all(r_ == WORSE for r_ in d.roles[0])  # every component raises the loss
+    paths = save_figures({"shapley": d}, tmp_path, "svg")
+    assert b"<svg" in paths[0].read_bytes()[:400]

@@ -692,7 +692,9 @@ def _get_shapley_pairs_info(game: str, p: pd.DataFrame, names: list[str], y_labe
 
 def _get_path_info(t: pd.DataFrame, candidates: pd.DataFrame | None, y_label: str) -> PathFigureData:
     t = t.sort_values("step")
-    last = len(t) - 1
+    # the last step is the target only on a finished path: one step per move (round 0 tries every move)
+    n_moves = int((candidates["round"] == 0).sum()) if candidates is not None else -1
+    last = len(t) - 1 if len(t) - 1 == n_moves else -1
     labels = []
     for k, (step, param, value) in enumerate(zip(t["step"], t["param"], t["to_value"])):
         if int(step) == 0:

@@ -312,8 +312,9 @@ class AnalysisReport:
     @property
     def figure_data(self) -> dict[str, FigureData]:
         """What each figure shows, by name (:func:`hpablate.render.figures.figure_data`): ``tornado``,
-        ``oat``, ``interaction: a × b``, ``importance: <method> <kind>``, ``morris``, ``structural``
-        (only those the data supports); each names its table in ``.table``."""
+        ``oat``, ``interaction: a × b``, ``importance: <method> <kind>``, ``morris``, ``structural``,
+        ``sobol``, ``shapley``, ``shapley interactions``, ``path`` … (only those the data supports);
+        each names its table in ``.table``."""
         if self._figure_data is None:
             self._figure_data = figure_data(self)
         return self._figure_data

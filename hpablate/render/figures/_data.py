@@ -229,13 +229,92 @@ class LinesFigureData(NamedTuple):
     table: str = "summary"
 
 
+class SobolFigureData(NamedTuple):
+    """Per parameter, first-order ``S`` and total-order ``ST`` Sobol indices with their CIs, largest ST first."""
+
+    title: str
+    x_label: str
+    params: list[str]
+    first: list[float]
+    first_low: list[float]
+    first_high: list[float]
+    total: list[float]
+    total_low: list[float]
+    total_high: list[float]
+    table: str = "sobol"
+
+
+class PairMatrixFigureData(NamedTuple):
+    """A symmetric matrix of pairwise values with their CIs (diagonal NaN), drawn as a heatmap.
+
+    ``signed``: the values are changes of the objective (Shapley interaction indices), coloured
+    green where they improve it in its direction (``higher_is_better``) and centred on 0; else they
+    are variance shares (second-order Sobol indices), on a one-sided scale from 0.
+    """
+
+    title: str
+    colour_label: str
+    names: list[str]
+    z: list[list[float]]
+    low: list[list[float]]
+    high: list[list[float]]
+    signed: bool
+    higher_is_better: bool
+    table: str = "sobol"
+
+
+class ShapleyFigureData(NamedTuple):
+    """Per component, its Shapley value beside its leave-one-out (and add-one-in) effect, with CIs.
+
+    ``values[k][i]`` is estimate ``estimates[k]`` of ``components[i]``, in the objective's units and
+    sign; ``roles[k][i]`` colours it in the objective's direction. A missing CI has half-width 0.
+    """
+
+    title: str
+    x_label: str
+    components: list[str]
+    estimates: list[str]
+    values: list[list[float]]
+    err_low: list[list[float]]
+    err_high: list[list[float]]
+    roles: list[list[str]]
+    table: str = "shapley"
+
+
+class PathFigureData(NamedTuple):
+    """The ablation path: the objective's mean ± CI at each step from the source to the target.
+
+    ``labels[s]`` names the flip of step ``s`` (step 0: the source); ``gain`` (NaN at step 0) is
+    each step's paired improvement over the one before, in the objective's direction, and
+    ``roles`` colours it. Candidates of round ``r`` (every move tried there) sit at step ``r + 1``.
+    """
+
+    title: str
+    y_label: str
+    labels: list[str]
+    mean: list[float]
+    mean_low: list[float]
+    mean_high: list[float]
+    gain: list[float]
+    gain_low: list[float]
+    gain_high: list[float]
+    roles: list[str]
+    candidate_step: list[int]
+    candidate_mean: list[float]
+    candidate_labels: list[str]
+    candidate_kept: list[bool]
+    table: str = "path"
+
+
 FigureData = Union[EffectsFigureData, TornadoFigureData, InteractionFigureData, ImportanceFigureData,
                    MorrisFigureData, StructuralFigureData, InteractionLinesFigureData, LearningCurvesFigureData,
-                   FailuresFigureData, ParetoFigureData, ObjectiveEffectsFigureData, LinesFigureData]
+                   FailuresFigureData, ParetoFigureData, ObjectiveEffectsFigureData, LinesFigureData,
+                   SobolFigureData, PairMatrixFigureData, ShapleyFigureData, PathFigureData]
 #: Every kind of figure data, in the order the drawers list their functions.
 FIGURE_TYPES = (EffectsFigureData, TornadoFigureData, InteractionFigureData, ImportanceFigureData, MorrisFigureData,
                 StructuralFigureData, InteractionLinesFigureData, LearningCurvesFigureData, FailuresFigureData,
-                ParetoFigureData, ObjectiveEffectsFigureData, LinesFigureData)
+                ParetoFigureData, ObjectiveEffectsFigureData, LinesFigureData, SobolFigureData, PairMatrixFigureData,
+                ShapleyFigureData, PathFigureData)
 
 
 class ReportTables(Protocol):
@@ -256,8 +335,11 @@ def figure_data(r: ReportTables) -> dict[str, FigureData]:
 
     Names: ``tornado``, ``oat``, ``interaction: a × b``, ``interaction lines: a × b``,
     ``importance: <method> <kind>``, ``morris``, ``structural``, ``failures``, ``learning curves``,
-    ``pareto``. Tables a report lacks (``failures``, ``learning_curves``, ``pareto``,
-    ``replicate_points``) count as empty.
+    ``pareto``, and of the global designs ``sobol``, ``sobol second order``, ``shapley`` and
+    ``shapley interactions`` (``shapley: <game>`` … for the other games of multi-valued
+    components), ``path``. Tables a report lacks (``failures``, ``learning_curves``, ``pareto``,
+    ``replicate_points``, ``sobol``, ``shapley``, ``shapley_interactions``, ``path``,
+    ``path_candidates``) count as empty.
     """
     y_label = f"{objective_label(r.objective, getattr(r, 'objective_name', None))} ({r.direction})"
     maximize = r.direction == "maximize"
@@ -286,6 +368,37 @@ def figure_data(r: ReportTables) -> dict[str, FigureData]:
     pareto = getattr(r, "pareto", None)
     if pareto is not None and len(pareto) and "mean_1" in pareto:
         out["pareto"] = _get_pareto_info(pareto)
+    out.update(_global_infos(r, y_label, maximize))
+    return out
+
+
+def _table_of(r: Any, name: str) -> pd.DataFrame | None:
+    """The report's table ``name``, or None where the report lacks it or it is empty."""
+    t = getattr(r, name, None)
+    return t if t is not None and len(t) else None
+
+
+def _global_infos(r: Any, y_label: str, maximize: bool) -> dict[str, FigureData]:
+    """The figures of the global designs: Sobol indices, Shapley values, the ablation path."""
+    out: dict[str, FigureData] = {}
+    sobol = _table_of(r, "sobol")
+    if sobol is not None and (sobol["order"] != "second").any():
+        out["sobol"] = _get_sobol_info(sobol)
+        if (sobol["order"] == "second").any():
+            out["sobol second order"] = _get_sobol_second_info(sobol, out["sobol"].params)
+    shapley = _table_of(r, "shapley")
+    pairs = _table_of(r, "shapley_interactions")
+    if shapley is not None:
+        for game, g in shapley.groupby("game", sort=False):
+            suffix = "" if game == "full" else f": {game}"
+            values = out[f"shapley{suffix}"] = _get_shapley_info(str(game), g, y_label, maximize)
+            p = None if pairs is None else pairs[pairs["game"] == game]
+            if p is not None and len(p) and p["interaction"].notna().any():  # in the Shapley figure's order
+                out[f"shapley interactions{suffix}"] = _get_shapley_pairs_info(
+                    str(game), p, values.components, y_label, maximize)
+    path = _table_of(r, "path")
+    if path is not None:
+        out["path"] = _get_path_info(path, _table_of(r, "path_candidates"), y_label)
     return out
 
 
@@ -469,6 +582,141 @@ def _get_pareto_info(t: pd.DataFrame) -> ParetoFigureData:
         x=x.tolist(), y=y.tolist(), x_err=((t["ci_high_0"] - t["ci_low_0"]) / 2).fillna(0).astype(float).tolist(),
         y_err=((t["ci_high_1"] - t["ci_low_1"]) / 2).fillna(0).astype(float).tolist(),
         on_front=t["on_front"].astype(bool).tolist(), front=[int(i) for i in front],
+    )
+
+
+def cell_text(value: float, low: float, high: float, sep: str = "<br>") -> str:
+    """A heatmap cell's value with its CI below, or empty where there is no value.
+
+    Examples
+    --------
+    >>> cell_text(0.1234, 0.05, 0.2, " "), cell_text(float("nan"), 0, 0)
+    ('0.123 [0.05, 0.2]', '')
+    """
+    if value != value:
+        return ""
+    ci = f"{sep}[{low:.2g}, {high:.2g}]" if low == low and high == high else ""
+    return f"{value:.3g}{ci}"
+
+
+def _get_sobol_info(t: pd.DataFrame) -> SobolFigureData:
+    first = t[t["order"] == "first"].set_index("param")
+    total = t[t["order"] == "total"].set_index("param")
+    # largest total-order index first; a parameter without a finite ST goes last
+    params = sorted(total.index, key=lambda n: -np.nan_to_num(float(total.at[n, "index"]), nan=-np.inf))
+    first = first.reindex(params)
+    total = total.reindex(params)
+
+    def col(frame: pd.DataFrame, name: str) -> list[float]:
+        return frame[name].astype(float).tolist()
+
+    return SobolFigureData(
+        title="Sobol indices (95% bootstrap CI): first order S (the parameter alone) and total order ST "
+              "(with its interactions), largest ST first", x_label="share of the objective's variance",
+        params=[str(n) for n in params], first=col(first, "index"), first_low=col(first, "ci_low"),
+        first_high=col(first, "ci_high"), total=col(total, "index"), total_low=col(total, "ci_low"),
+        total_high=col(total, "ci_high"),
+    )
+
+
+def _pair_matrix(names: list[str], a: Sequence[Any], b: Sequence[Any], *cols: Sequence[float]) -> list[list[list[float]]]:
+    """Symmetric ``len(names)²`` matrices of each of ``cols`` at the pairs ``(a, b)``; NaN elsewhere."""
+    pos = {n: i for i, n in enumerate(names)}
+    out = [np.full((len(names), len(names)), np.nan) for _ in cols]
+    for k, (x, y) in enumerate(zip(a, b)):
+        i, j = pos.get(str(x)), pos.get(str(y))
+        if i is None or j is None:
+            continue
+        for m, c in zip(out, cols):
+            m[i, j] = m[j, i] = float(c[k])
+    return [m.tolist() for m in out]
+
+
+def _get_sobol_second_info(t: pd.DataFrame, params: list[str]) -> PairMatrixFigureData:
+    s = t[t["order"] == "second"]
+    z, lo, hi = _pair_matrix(params, s["param_a"].tolist(), s["param_b"].tolist(), s["index"].astype(float).tolist(),
+                             s["ci_low"].astype(float).tolist(), s["ci_high"].astype(float).tolist())
+    return PairMatrixFigureData(
+        title="Second-order Sobol indices S_ij: the share of the i-j interaction alone (each cell: index [95% CI])",
+        colour_label="S_ij", names=params, z=z, low=lo, high=hi, signed=False, higher_is_better=True,
+    )
+
+
+#: The Shapley table's estimates drawn side by side: (name, value column, CI columns or None).
+_SHAPLEY_ESTIMATES = (
+    ("Shapley value", "shapley", ("ci_low", "ci_high")),
+    ("leave-one-out (LOCO)", "loco", ("loco_ci_low", "loco_ci_high")),
+    ("add-one-in", "add_one_in", None),
+)
+
+
+def _get_shapley_info(game: str, g: pd.DataFrame, y_label: str, maximize: bool) -> ShapleyFigureData:
+    sign = 1.0 if maximize else -1.0
+    g = g.iloc[np.argsort(-np.nan_to_num(g["shapley"].abs().to_numpy(float), nan=-1.0), kind="stable")]
+    names, values, lo, hi, roles = [], [], [], [], []
+    for name, col, ci in _SHAPLEY_ESTIMATES:
+        v = g[col].astype(float) if col in g else pd.Series(np.nan, index=g.index)
+        if name != "Shapley value" and v.isna().all():
+            continue  # e.g. a sampled design that did not run the leave-one-out subsets
+        names.append(name)
+        values.append(v.tolist())
+        if ci is None or ci[0] not in g:
+            lo.append([0.0] * len(v))
+            hi.append([0.0] * len(v))
+        else:
+            lo.append((v - g[ci[0]].astype(float)).fillna(0).clip(lower=0).tolist())
+            hi.append((g[ci[1]].astype(float) - v).fillna(0).clip(lower=0).tolist())
+        roles.append([role(sign * float(x)) for x in v])
+    gap = float(g["full_minus_bare"].iloc[0]) if "full_minus_bare" in g else float("nan")
+    what = "" if game == "full" else f" (game {game})"
+    return ShapleyFigureData(
+        title=f"Shapley values beside leave-one-out and add-one-in effects{what}, 95% CI; green = improves the "
+              f"objective. Shapley values sum to full - bare = {gap:.4g}; with interactions they differ from LOCO",
+        x_label=f"effect on {y_label}", components=g["component"].astype(str).tolist(), estimates=names,
+        values=values, err_low=lo, err_high=hi, roles=roles,
+    )
+
+
+def _get_shapley_pairs_info(game: str, p: pd.DataFrame, names: list[str], y_label: str,
+                            maximize: bool) -> PairMatrixFigureData:
+    z, lo, hi = _pair_matrix(names, p["component_a"].tolist(), p["component_b"].tolist(),
+                             p["interaction"].astype(float).tolist(), p["ci_low"].astype(float).tolist(),
+                             p["ci_high"].astype(float).tolist())
+    what = "" if game == "full" else f" (game {game})"
+    return PairMatrixFigureData(
+        title=f"Pairwise Shapley interaction indices{what} (green = the pair together improves the objective "
+              "beyond its parts; each cell: index [95% CI])", colour_label=f"interaction ({y_label})", names=names, z=z,
+        low=lo, high=hi, signed=True, higher_is_better=maximize, table="shapley_interactions",
+    )
+
+
+def _get_path_info(t: pd.DataFrame, candidates: pd.DataFrame | None, y_label: str) -> PathFigureData:
+    t = t.sort_values("step")
+    # the last step is the target only on a finished path: one step per move (round 0 tries every move)
+    n_moves = int((candidates["round"] == 0).sum()) if candidates is not None else -1
+    last = len(t) - 1 if len(t) - 1 == n_moves else -1
+    labels = []
+    for k, (step, param, value) in enumerate(zip(t["step"], t["param"], t["to_value"])):
+        if int(step) == 0:
+            labels.append("source (baseline)")
+            continue
+        flip = str(param) if value is None or (isinstance(value, float) and np.isnan(value)) else \
+            f"{param} → {fmt_value(value)}"
+        labels.append(f"{int(step)}: {flip}" + (" (target)" if k == last else ""))
+    gain = t["gain"].astype(float)
+    roles = [BASELINE if int(s) == 0 else role(float(v)) for s, v in zip(t["step"], gain)]
+    c = candidates if candidates is not None else pd.DataFrame(columns=["round", "param", "to_value", "mean", "kept"])
+    c = c[c["mean"].astype(float).notna()]
+    return PathFigureData(
+        title="Ablation path from the source (baseline) to the target: mean ± 95% CI after each flip; bars: each "
+              "step's paired gain (green = improves the objective); faint points: every round's candidates",
+        y_label=y_label, labels=labels, mean=t["mean"].astype(float).tolist(),
+        mean_low=t["mean_ci_low"].astype(float).tolist(), mean_high=t["mean_ci_high"].astype(float).tolist(),
+        gain=gain.tolist(), gain_low=t["gain_ci_low"].astype(float).tolist(),
+        gain_high=t["gain_ci_high"].astype(float).tolist(), roles=roles,
+        candidate_step=[int(r) + 1 for r in c["round"]], candidate_mean=c["mean"].astype(float).tolist(),
+        candidate_labels=[str(p) if v is None else f"{p} → {fmt_value(v)}" for p, v in zip(c["param"], c["to_value"])],
+        candidate_kept=[bool(k) for k in c["kept"]],
     )
 
 

@@ -30,8 +30,13 @@ from hpablate.render.figures._data import (
     InteractionFigureData,
     InteractionLinesFigureData,
     MorrisFigureData,
+    PairMatrixFigureData,
+    PathFigureData,
+    ShapleyFigureData,
+    SobolFigureData,
     StructuralFigureData,
     TornadoFigureData,
+    cell_text,
 )
 
 FORMATS = ("pdf", "svg", "png")
@@ -279,18 +284,108 @@ def _pareto(d: ParetoFigureData) -> Any:
 
 
 def _objective_effects(d: ObjectiveEffectsFigureData) -> Any:
-    fig = _figure(max(2.5, 0.3 * len(d.labels) + 1.4))
-    axes = fig.subplots(1, len(d.objectives), sharey=True, squeeze=False).ravel()
+    return _side_by_side(d.title, d.labels, d.objectives, d.delta, d.err_low, d.err_high, d.roles, "delta")
+
+
+def _side_by_side(title: str, labels: list[str], columns: list[str], values: list[list[float]],
+                  err_low: list[list[float]], err_high: list[list[float]], roles: list[list[str]],
+                  x_label: str) -> Any:
+    """Horizontal bars of each column's values, one panel per column, sharing the labels' axis."""
+    fig = _figure(max(2.5, 0.3 * len(labels) + 1.4))
+    axes = fig.subplots(1, len(columns), sharey=True, squeeze=False).ravel()
     for k, ax in enumerate(axes):
-        ax.barh(range(len(d.labels)), d.delta[k], xerr=[d.err_low[k], d.err_high[k]],
-                color=[COLOURS[r] for r in d.roles[k]], capsize=2)
+        ax.barh(range(len(labels)), values[k], xerr=[err_low[k], err_high[k]],
+                color=[COLOURS[r] for r in roles[k]], capsize=2)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_title(d.objectives[k], fontsize=9)
-        ax.set_xlabel("delta")
-    axes[0].set_yticks(range(len(d.labels)), d.labels)
+        ax.set_title(columns[k], fontsize=9)
+        ax.set_xlabel(x_label, fontsize=8)
+    axes[0].set_yticks(range(len(labels)), labels)
     axes[0].invert_yaxis()
-    fig.suptitle(d.title, fontsize=9)
+    fig.suptitle(title, fontsize=8, wrap=True)
     return fig
+
+
+def _sobol(d: SobolFigureData) -> Any:
+    import numpy as np
+
+    fig = _figure(max(2.5, 0.45 * len(d.params) + 1.4))
+    ax = fig.subplots()
+    y = np.arange(len(d.params))
+    for off, name, v, lo, hi, colour in ((-0.2, "S (first order)", d.first, d.first_low, d.first_high, PALETTE[0]),
+                                         (0.2, "ST (total order)", d.total, d.total_low, d.total_high, PALETTE[1])):
+        ax.barh(y + off, v, height=0.38, xerr=[_below(v, lo), _above(v, hi)], color=colour, capsize=2, label=name)
+    ax.set_yticks(y, d.params)
+    ax.invert_yaxis()
+    ax.set_xlabel(d.x_label)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8)
+    ax.set_title(d.title, fontsize=8, wrap=True)
+    return fig
+
+
+def _pair_matrix(d: PairMatrixFigureData) -> Any:
+    import numpy as np
+    from matplotlib.colors import TwoSlopeNorm
+
+    fig = _figure(max(3.0, 0.45 * len(d.names) + 2.0))
+    ax = fig.subplots()
+    z = np.asarray(d.z, dtype=float).reshape(len(d.names), len(d.names))
+    finite = z[np.isfinite(z)]
+    if d.signed:
+        span = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
+        im = ax.imshow(np.ma.masked_invalid(z), cmap="RdYlGn" if d.higher_is_better else "RdYlGn_r",
+                       norm=TwoSlopeNorm(0.0, -span, span))
+    else:
+        top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        im = ax.imshow(np.ma.masked_invalid(z), cmap="Blues", vmin=0.0, vmax=top)
+    for i in range(len(d.names)):
+        for j in range(len(d.names)):
+            if np.isfinite(z[i, j]):
+                ax.text(j, i, cell_text(z[i, j], d.low[i][j], d.high[i][j], "\n"), ha="center", va="center",
+                        fontsize=7)
+    ax.set_xticks(range(len(d.names)), d.names, rotation=30, ha="right")
+    ax.set_yticks(range(len(d.names)), d.names)
+    fig.colorbar(im, ax=ax, label=d.colour_label)
+    ax.set_title(d.title, fontsize=8, wrap=True)
+    return fig
+
+
+def _shapley(d: ShapleyFigureData) -> Any:
+    return _side_by_side(d.title, d.components, d.estimates, d.values, d.err_low, d.err_high, d.roles, d.x_label)
+
+
+def _path(d: PathFigureData) -> Any:
+    fig = _figure(5.0)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    x = list(range(len(d.labels)))
+    shown = [k for k, s in enumerate(d.candidate_step) if s < len(d.labels)]
+    if shown:
+        top.scatter([d.candidate_step[k] for k in shown], [d.candidate_mean[k] for k in shown], s=16,
+                    color=COLOURS["baseline"], alpha=0.25, label="round candidates", zorder=1)
+    top.plot(x, d.mean, color=COLOURS["neutral"], zorder=2)
+    for xi, m, lo, hi, r in zip(x, d.mean, d.mean_low, d.mean_high, d.roles):
+        top.errorbar([xi], [m], yerr=[_below([m], [lo]), _above([m], [hi])], fmt="o", color=COLOURS[r], capsize=3,
+                     zorder=3)
+    top.set_ylabel(d.y_label, fontsize=8)
+    if shown:
+        top.legend(fontsize=7)
+    bottom.bar(x[1:], d.gain[1:], yerr=[_below(d.gain[1:], d.gain_low[1:]), _above(d.gain[1:], d.gain_high[1:])],
+               color=[COLOURS[r] for r in d.roles[1:]], capsize=3)
+    bottom.axhline(0, color="black", linewidth=0.8)
+    bottom.set_ylabel("gain", fontsize=8)
+    bottom.set_xticks(x, d.labels, rotation=25, ha="right", fontsize=8)
+    fig.suptitle(d.title, fontsize=8, wrap=True)
+    return fig
+
+
+def _above(v: list[float], hi: list[float]) -> list[float]:
+    """Upper error-bar lengths (0 where a bound is missing)."""
+    return [max(h - x, 0.0) if h == h and x == x else 0.0 for x, h in zip(v, hi)]
+
+
+def _below(v: list[float], lo: list[float]) -> list[float]:
+    """Lower error-bar lengths (0 where a bound is missing)."""
+    return [max(x - lo_, 0.0) if lo_ == lo_ and x == x else 0.0 for x, lo_ in zip(v, lo)]
 
 
 def _lines(d: LinesFigureData) -> Any:
@@ -311,4 +406,5 @@ def _lines(d: LinesFigureData) -> Any:
 
 
 _DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural,
-                                _interaction_lines, _curves, _failures, _pareto, _objective_effects, _lines)))
+                                _interaction_lines, _curves, _failures, _pareto, _objective_effects, _lines, _sobol,
+                                _pair_matrix, _shapley, _path)))

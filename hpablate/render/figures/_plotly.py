@@ -23,12 +23,19 @@ from hpablate.render.figures._data import (
     InteractionFigureData,
     InteractionLinesFigureData,
     MorrisFigureData,
+    PairMatrixFigureData,
+    PathFigureData,
+    ShapleyFigureData,
+    SobolFigureData,
     StructuralFigureData,
     TornadoFigureData,
+    cell_text,
 )
 
 _HEIGHT = 360
 _MARGIN = {"l": 60, "r": 20, "t": 50, "b": 50}
+#: Long titles (the global designs' figures say how to read them) wrap onto lines of this many characters.
+_TITLE_WIDTH = 110
 
 
 def plotly_figures(figures: Mapping[str, FigureData]) -> dict[str, Any]:
@@ -203,21 +210,127 @@ def _pareto(d: ParetoFigureData) -> Any:
 
 
 def _objective_effects(d: ObjectiveEffectsFigureData) -> Any:
+    return _side_by_side(d.title, d.labels, d.objectives, d.delta, d.err_low, d.err_high, d.roles)
+
+
+def _side_by_side(title: str, labels: list[str], columns: list[str], values: list[list[float]],
+                  err_low: list[list[float]], err_high: list[list[float]], roles: list[list[str]],
+                  x_label: str | None = None) -> Any:
+    """Horizontal bars of each column's values, one panel per column, sharing the labels' axis."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=len(d.objectives), subplot_titles=d.objectives, shared_yaxes=True,
+    fig = make_subplots(rows=1, cols=len(columns), subplot_titles=columns, shared_yaxes=True,
                         horizontal_spacing=0.04)
-    for k in range(len(d.objectives)):
+    for k in range(len(columns)):
         fig.add_trace(go.Bar(
-            x=d.delta[k], y=d.labels, orientation="h", showlegend=False, name=d.objectives[k],
-            marker_color=[COLOURS[r] for r in d.roles[k]],
-            error_x={"type": "data", "symmetric": False, "visible": True, "array": d.err_high[k],
-                     "arrayminus": d.err_low[k]},
+            x=values[k], y=labels, orientation="h", showlegend=False, name=columns[k],
+            marker_color=[COLOURS[r] for r in roles[k]],
+            error_x={"type": "data", "symmetric": False, "visible": True, "array": err_high[k],
+                     "arrayminus": err_low[k]},
         ), row=1, col=k + 1)
+        if x_label:
+            fig.update_xaxes(title_text=x_label if k == len(columns) // 2 else None, row=1, col=k + 1)
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_layout(title=d.title, height=max(_HEIGHT, 26 * len(d.labels) + 140), margin=_MARGIN)
+    fig.update_layout(title=_wrap(title), height=max(_HEIGHT, 26 * len(labels) + 160), margin=_margin(title))
     return fig
+
+
+def _sobol(d: SobolFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, v, lo, hi, colour in (("S (first order)", d.first, d.first_low, d.first_high, PALETTE[0]),
+                                    ("ST (total order)", d.total, d.total_low, d.total_high, PALETTE[1])):
+        fig.add_bar(y=d.params, x=v, orientation="h", name=name, marker_color=colour,
+                    error_x={"type": "data", "symmetric": False, "visible": True, "array": _above(v, hi),
+                             "arrayminus": _below(v, lo)},
+                    hovertemplate="%{y}: %{x:.3f}<extra>" + name + "</extra>")
+    fig.update_layout(barmode="group", title=_wrap(d.title), xaxis_title=d.x_label,
+                      height=max(_HEIGHT, 44 * len(d.params) + 140), margin=_margin(d.title))
+    fig.update_yaxes(autorange="reversed", type="category")
+    return fig
+
+
+def _pair_matrix(d: PairMatrixFigureData) -> Any:
+    import plotly.graph_objects as go
+
+    scale: dict[str, Any] = ({"colorscale": "RdYlGn", "reversescale": not d.higher_is_better, "zmid": 0.0}
+                             if d.signed else {"colorscale": "Blues", "zmin": 0.0})
+    fig = go.Figure(go.Heatmap(
+        z=d.z, x=d.names, y=d.names, text=_cell_text(d), texttemplate="%{text}", colorbar={"title": d.colour_label},
+        hovertemplate="%{y} × %{x}: %{text}<extra></extra>", **scale,
+    ))
+    fig.update_layout(title=_wrap(d.title), height=max(_HEIGHT, 40 * len(d.names) + 180), margin=_margin(d.title))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return fig
+
+
+def _cell_text(d: PairMatrixFigureData) -> list[list[str]]:
+    """Each cell's value and 95% CI as text (numbers only), empty where there is no pair."""
+    return [[cell_text(z, lo, hi) for z, lo, hi in zip(*rows)] for rows in zip(d.z, d.low, d.high)]
+
+
+def _shapley(d: ShapleyFigureData) -> Any:
+    return _side_by_side(d.title, d.components, d.estimates, d.values, d.err_low, d.err_high, d.roles, d.x_label)
+
+
+def _path(d: PathFigureData) -> Any:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.06)
+    shown = [k for k, s in enumerate(d.candidate_step) if s < len(d.labels)]
+    if shown:
+        fig.add_trace(go.Scatter(
+            x=[d.labels[d.candidate_step[k]] for k in shown], y=[d.candidate_mean[k] for k in shown],
+            text=[d.candidate_labels[k] for k in shown], mode="markers", name="round candidates",
+            marker={"color": COLOURS["baseline"], "size": 7, "opacity": 0.3},
+            hovertemplate="candidate %{text}: mean %{y:.4g}<extra></extra>",
+        ), row=1, col=1)
+    fig.add_trace(go.Scatter(
+        x=d.labels, y=d.mean, mode="lines+markers", name="path", line={"color": COLOURS["neutral"]},
+        marker={"color": [COLOURS[r] for r in d.roles], "size": 10},
+        error_y={"type": "data", "symmetric": False, "visible": True, "array": _above(d.mean, d.mean_high),
+                 "arrayminus": _below(d.mean, d.mean_low)},
+        hovertemplate="%{x}: mean %{y:.4g}<extra></extra>",
+    ), row=1, col=1)
+    fig.add_trace(go.Bar(
+        x=d.labels[1:], y=d.gain[1:], name="gain", marker_color=[COLOURS[r] for r in d.roles[1:]], showlegend=False,
+        error_y={"type": "data", "symmetric": False, "visible": True, "array": _above(d.gain[1:], d.gain_high[1:]),
+                 "arrayminus": _below(d.gain[1:], d.gain_low[1:])},
+        hovertemplate="%{x}: gain %{y:.4g}<extra></extra>",
+    ), row=2, col=1)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=d.labels)
+    fig.update_yaxes(title_text=d.y_label, row=1, col=1)
+    fig.update_yaxes(title_text="gain", row=2, col=1)
+    fig.update_layout(title=_wrap(d.title), height=_HEIGHT + 220, margin=_margin(d.title))
+    return fig
+
+
+def _wrap(title: str) -> str:
+    """``title`` broken into lines of at most :data:`_TITLE_WIDTH` characters (plotly does not wrap)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(title, _TITLE_WIDTH)) or title
+
+
+def _margin(title: str) -> dict[str, int]:
+    """The usual margins, the top one tall enough for the wrapped title's lines."""
+    import textwrap
+
+    return {**_MARGIN, "t": 50 + 18 * max(len(textwrap.wrap(title, _TITLE_WIDTH)), 1) + 10}
+
+
+def _above(v: list[float], hi: list[float]) -> list[float]:
+    """Upper error-bar lengths (0 where a bound is missing)."""
+    return [h - x if h == h and x == x else 0.0 for x, h in zip(v, hi)]
+
+
+def _below(v: list[float], lo: list[float]) -> list[float]:
+    """Lower error-bar lengths (0 where a bound is missing)."""
+    return [x - lo_ if lo_ == lo_ and x == x else 0.0 for x, lo_ in zip(v, lo)]
 
 
 def _lines(d: LinesFigureData) -> Any:
@@ -240,4 +353,5 @@ def _lines(d: LinesFigureData) -> Any:
 
 
 _DRAW = dict(zip(FIGURE_TYPES, (_effects, _tornado, _interaction, _importance, _morris, _structural,
-                                _interaction_lines, _curves, _failures, _pareto, _objective_effects, _lines)))
+                                _interaction_lines, _curves, _failures, _pareto, _objective_effects, _lines, _sobol,
+                                _pair_matrix, _shapley, _path)))

@@ -506,11 +506,29 @@ _SHORT = {
 }
 
 
+def _short_estimand(estimand: str) -> str:
+    """The short label of an importance's estimand (qualified ones, e.g. on conditional spaces,
+    keep the label of the estimand they qualify).
+
+    Examples
+    --------
+    >>> _short_estimand("first-order (main effect) variance fraction of the parameters present in every trial")
+    'main effect (1st order), conditional'
+    >>> _short_estimand("mu* (mean |elementary effect|)")
+    'total-order proxy (mu*)'
+    """
+    for long, short in _SHORT.items():
+        if estimand == long:
+            return short
+        if estimand.startswith(long):
+            return f"{short}, conditional"
+    return "top-quantile divergence" if "PED" in estimand else "total-order proxy (mu*)"
+
+
 def _short_importances(t: pd.DataFrame) -> pd.DataFrame:
     d = pd.DataFrame({
         "method": t["method"].str.split(" ").str[0],
-        "estimand": [_SHORT.get(e, "top-quantile divergence" if "PED" in e else "total-order proxy (mu*)")
-                     for e in t["estimand"]],
+        "estimand": [_short_estimand(e) for e in t["estimand"]],
         "param": t["param"], "importance": t["importance"], "spread": t["std"], "q10": t["q10"],
         "q90": t["q90"], "n_trees": t["n_trees"], "n_trials": t["n_trials"],
     })

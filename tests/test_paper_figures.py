@@ -6,6 +6,7 @@ Optuna's own Pareto front), never against a stored constant.
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -408,3 +409,38 @@ def test_hostile_names_are_neutralised_in_the_new_tables_and_figures(tmp_path):
     assert "\x1b" not in tex and "<script>" not in tex.replace(r"\textless{}", "<") or "alert" in tex
     paths = r.save_figures(tmp_path, "svg")
     assert all(b"<script>" not in p.read_bytes() for p in paths)
+
+
+def test_cli_objective_all_prints_every_objective_and_the_side_by_side_tables(tmp_path, capsys):
+    import json as _json
+
+    from hpablate.cli import main as cli_main
+
+    space = hp.SearchSpace(hp.Categorical("width", [16, 64], baseline=16), hp.Component("extra", baseline=True))
+    url = f"sqlite:///{tmp_path / 'mo.db'}"
+    study = hp.create_study(space, hp.OneAtATimeSampler(space, repeats=3), storage=url, study_name="mo",
+                            directions=["maximize", "minimize"])
+
+    def objective(t):
+        c = space.suggest(t)
+        noise = 0.01 * (hp.trial_seed(t) % 5)
+        return c["width"] / 64 + 0.1 * c["extra"] + noise, c["width"] * (1.5 if c["extra"] else 1.0) + noise
+
+    hp.run(study, objective)
+    assert cli_main(["analyze", url, "--objective", "all", "-f", "json"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert out["schema"] == "hpablate.objectives/1" and len(out["objectives"]) == 2
+    reference = hp.analyze_objectives(url, "mo")
+    assert len(out["effects"]) == len(reference.effects) > 0
+    assert {r["objective"] for r in out["effects"]} == {"objective 0", "objective 1"}
+    assert cli_main(["analyze", url, "--objective", "all", "-f", "csv", "--table", "pareto",
+                     "--html", str(tmp_path / "o.html"), "--latex", str(tmp_path / "o.tex"),
+                     "--figures", str(tmp_path / "figs"), "--figure-format", "svg"]) == 0
+    csv_out = capsys.readouterr().out
+    assert pd.read_csv(io.StringIO(csv_out))["on_front"].any()
+    assert (tmp_path / "o.html").read_text().count("<h1>") == 1
+    tex = (tmp_path / "o.tex").read_text()
+    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") >= 3
+    assert {p.name for p in (tmp_path / "figs").iterdir()} >= {"pareto.svg"}
+    assert cli_main(["analyze", url, "--objective", "two"]) == 2
+    assert "--objective must be" in capsys.readouterr().err

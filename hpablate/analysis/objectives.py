@@ -21,6 +21,8 @@ from hpablate.analysis.report import AnalysisReport, analyze_data
 from hpablate.render import figure_div, html_page, html_table
 from hpablate.render.figures import FigureData, objective_effects_figure_data
 
+#: Names the layout of :meth:`ObjectivesReport.to_json`; bumped on a change.
+OBJECTIVES_SCHEMA = "hpablate.objectives/1"
 #: Columns of :attr:`ObjectivesReport.effects`.
 EFFECT_COLUMNS = ["objective", "direction", "kind", "label", "delta", "ci_low", "ci_high", "improvement", "p_holm",
                   "verdict"]
@@ -74,6 +76,77 @@ class ObjectivesReport:
         from hpablate.render.figures import save_figures
 
         return save_figures(self.figure_data, directory, format)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``effects`` (every ablation per objective, side by side) and ``pareto``."""
+        return {"effects": self.effects, "pareto": self.pareto}
+
+    def to_text(self) -> str:
+        """Each objective's report, then the side-by-side tables, as plain text for a terminal."""
+        from hpablate.render import fmt_table
+        from hpablate.render._safe_text import strip_controls
+
+        parts = [r.to_text() for r in self.reports]
+        for title, t in (("Effects per objective", self.effects), ("Pareto front", self.pareto)):
+            if len(t):
+                parts.append(f"== {title} ==\n" + strip_controls(fmt_table(t).to_string(index=False)))
+        return "\n\n".join(parts)
+
+    def to_markdown(self) -> str:
+        """Each objective's report, then the side-by-side tables, as Markdown."""
+        from hpablate.render import fmt_table, md_table
+
+        parts = [r.to_markdown() for r in self.reports]
+        for title, t in (("Effects per objective", self.effects), ("Pareto front", self.pareto)):
+            if len(t):
+                parts.append(f"## {title}\n\n" + md_table(fmt_table(t)))
+        return "\n\n".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: ``schema``, ``study``, ``objectives`` (each report's :meth:`AnalysisReport.to_dict`),
+        ``effects`` and ``pareto`` as lists of records."""
+        from hpablate.render import to_builtin
+
+        return to_builtin({
+            "schema": OBJECTIVES_SCHEMA, "study": self.reports[0].study_name,
+            "objectives": [r.to_dict() for r in self.reports],
+            **{name: t.to_dict(orient="records") for name, t in self.tables().items()},
+        })
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text (NaN as null)."""
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def to_csv(self, table: str = "effects") -> str:
+        """``effects`` (default) or ``pareto`` as one tidy CSV table."""
+        from hpablate.errors import UsageError
+        from hpablate.render._csv import csv_text
+
+        if table not in self.tables():
+            raise UsageError(f"no table {table!r} across objectives; choose from {', '.join(self.tables())}")
+        return csv_text(self.tables()[table])
+
+    def save_csv(self, directory: str | Path) -> list[Path]:
+        """Every non-empty table as ``DIR/<table>.csv`` (``effects``, ``pareto``)."""
+        from hpablate.render._csv import write_csvs
+
+        return write_csvs(self.tables(), directory)
+
+    def to_latex(self, path: str | Path | None = None, *, standalone: bool = False) -> str:
+        """Every objective's tables and the side-by-side effects as booktabs LaTeX."""
+        from hpablate.render._latex import booktabs_table, latex_fragment, latex_frame
+
+        name = self.reports[0].study_name
+        parts = ["\n".join(r.to_latex().splitlines()[2:]).strip() for r in self.reports]  # without the header
+        for key, t in self.tables().items():
+            if len(t):
+                parts.append(booktabs_table(latex_frame(t), f"{key} across objectives -- {name}", f"hpablate-all-{key}"))
+        text = latex_fragment(f"hpablate analysis of every objective of study {name}", parts, standalone)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
 
     def to_html(self, path: str | Path | None = None) -> str:
         """One self-contained page: the figures, the Pareto and effects tables (plotly.js inline)."""

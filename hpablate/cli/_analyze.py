@@ -3,7 +3,8 @@
 ``hpablate analyze STORAGE [--study NAME] [--objective N] [-f table|csv|json|markdown]
 [--table NAME | --out-dir DIR] [--html report.html] [--latex tables.tex]
 [--figures DIR [--figure-format pdf|svg|png]] [--margin δ] [--mde X] [--failures verdict|worst]``.
-``-f csv`` prints one tidy table (``--table``, default ``effects``); ``--out-dir`` writes every
+``--objective all`` analyses every objective: each one's report, then the Pareto front and each
+ablation's effect on each objective side by side. ``-f csv`` prints one tidy table (``--table``, default ``effects``); ``--out-dir`` writes every
 table as ``DIR/<table>.csv`` instead. STORAGE is a URL (``sqlite:///x.db``, ``postgresql://…``,
 ``mysql+pymysql://…``, ``redis://…``) or a journal file path, as the ``optuna`` CLI guesses it;
 it may be left out when ``--storage`` or the ``OPTUNA_STORAGE`` environment variable gives it.
@@ -35,7 +36,9 @@ def add_parser(subparsers: Any) -> None:
                    help="storage URL, as in the optuna CLI (alternative to the positional argument)")
     p.add_argument("--study", "--study-name", dest="study", default=None, metavar="NAME",
                    help="study name (needed when the storage holds several)")
-    p.add_argument("--objective", type=int, default=0, metavar="N", help="objective index (default 0)")
+    p.add_argument("--objective", default="0", metavar="N",
+                   help="objective index (default 0), or 'all': every objective, the Pareto front and each "
+                        "ablation's effect on each objective side by side")
     add_format_option(p)
     p.add_argument("--table", default=None, metavar="NAME",
                    help="with -f csv: the table to print (effects, interactions, importances, structural, …; "
@@ -87,11 +90,17 @@ def command(args: argparse.Namespace) -> int:
             raise StudyNotFoundError(
                 f"{len(studies)} studies in the storage; name one with --study (listed on stdout)"
             )
+    objective = _objective(args.objective)
     data = read_study(url, args.study)
+    options = dict(alpha=args.alpha, seed=args.seed, margin=args.margin, mde=args.mde, failures=args.failures)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = analyze_data(data, args.objective, alpha=args.alpha, seed=args.seed, margin=args.margin,
-                              mde=args.mde, failures=args.failures)
+        if objective is None:
+            from hpablate.analysis.objectives import analyze_objectives
+
+            report = analyze_objectives(data, **options)
+        else:
+            report = analyze_data(data, objective, **options)
     for flag, path in (("--html", args.html), ("--latex", args.latex)):
         if path and os.path.isdir(path):
             raise UsageError(f"{flag} {path!r} is a directory")
@@ -119,12 +128,24 @@ def command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _objective(value: str) -> int | None:
+    """``--objective``: an index, or None for ``all``."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--objective must be an index (0, 1, …) or 'all', got {value!r}") from None
+
+
 def _formatted(report: Any, fmt: str, table: str | None) -> str:
     """The report in ``fmt``; for CSV, one table, which must have rows (else a UsageError says why)."""
     if fmt != "csv":
         return format_output(report, fmt)
     name = table or "effects"
-    if not len(report._table(name)):
+    if name not in report.tables():
+        raise UsageError(f"no table {name!r}; choose from {', '.join(report.tables())}")
+    if not len(report.tables()[name]):
         raise UsageError(f"the {name} table is empty{_why_empty(report)}; "
                          f"tables with rows: {', '.join(_filled(report)) or 'none'}")
     return format_output(report, fmt, table=name)
@@ -144,6 +165,8 @@ def _filled(report: Any) -> list[str]:
 
 
 def _why_empty(report: Any) -> str:
+    if not hasattr(report, "counts"):  # every objective at once
+        return ""
     used = report.counts.get("used", 0)
     note = f"; {report.notes[0]}" if report.notes else ""
     return f" ({used} trial{'s' if used != 1 else ''} used{note})"

@@ -97,7 +97,8 @@ def _plan_breakdown(trials: pd.DataFrame, record: pd.DataFrame, state: np.ndarra
     params = pd.DataFrame({n: trials[PARAM_PREFIX + n].to_numpy() for n in data.param_names})
     cfg = configurations(params.iloc[first].reset_index(drop=True), record.iloc[first].reset_index(drop=True),
                          inp.space)
-    return _count(code, state, cfg.varied, cfg.level)
+    # configurations() groups by values: record keys whose trials ran the same values are one row
+    return _count(np.asarray(cfg.code)[code], state, cfg.varied, cfg.level)
 
 
 def _plain_breakdown(trials: pd.DataFrame, state: np.ndarray, names: list[str], bins: int,

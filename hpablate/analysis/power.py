@@ -25,7 +25,7 @@ from hpablate.analysis.verdicts import Margin, parse_margin
 from hpablate.errors import UsageError
 
 SEEDS_COLUMNS = [
-    "param", "level", "basis", "sd_diff", "seeds_now", "mde_now", "target", "goal", "power_now", "seeds_needed",
+    "param", "level", "basis", "sd_diff", "seeds_now", "mde_now", "target", "goal", "power_now", "seeds_needed", "alpha",
 ]
 #: The largest replicate count :func:`seeds_for` searches.
 MAX_SEEDS = 100_000
@@ -116,12 +116,16 @@ def seeds_table(
     name: str = "param",
     level: str = "level",
     reference: str = "baseline_mean",
+    family_size: int = 1,
 ) -> pd.DataFrame:
     """One row per tested effect: SD of the differences, seeds now, effect detectable now, seeds needed.
 
     Rows compared without pairing (Welch) use ``sd_diff = sqrt(s_a² + s_b²)``, the SD of the
-    difference of one run of each side, and say ``basis = "unpaired"``.
+    difference of one run of each side, and say ``basis = "unpaired"``. With ``family_size = m``
+    every test is planned at level ``alpha / m`` (column ``alpha``): the first, strictest step of
+    Holm's procedure over ``m`` tests, so the planned power holds whatever the other effects are.
     """
+    alpha = alpha / max(int(family_size), 1)
     rows = []
     for _, r in effects.iterrows():
         sd, basis = _sd(r)
@@ -133,7 +137,7 @@ def seeds_table(
             name: r[name], level: r[level], "basis": basis, "sd_diff": sd, "seeds_now": n,
             "mde_now": mde_now(n, sd, alpha, power), "target": target, "goal": goal,
             "power_now": power_at(n) if power_at else math.nan,
-            "seeds_needed": seeds_for(power_at, power) if power_at else None,
+            "seeds_needed": seeds_for(power_at, power) if power_at else None, "alpha": alpha,
         })
     cols = [name, level, *SEEDS_COLUMNS[2:]]
     return pd.DataFrame(rows, columns=cols)
@@ -166,8 +170,12 @@ def analyze_power(
     margin: float | str | Margin | None = None,
     power: float = 0.8,
     alpha: float = 0.05,
+    holm: bool = True,
 ) -> Result:
     """The ``seeds_needed`` table of an analysis's effect tables (OAT effects, then structural).
+
+    With ``holm`` (default) each table's tests are planned at ``alpha / m``, ``m`` the tests of its
+    Holm family (the verdicts are Holm-corrected over the same family); else at ``alpha`` each.
 
     Returns
     -------
@@ -180,20 +188,32 @@ def analyze_power(
     mde, margin = parse_margin(mde, "mde"), parse_margin(margin)
     tables = []
     if effects is not None and len(effects):
-        tables.append(seeds_table(effects[~effects["is_baseline"]], mde=mde, margin=margin, power=power, alpha=alpha))
+        tested = effects[~effects["is_baseline"]]
+        tables.append(seeds_table(tested, mde=mde, margin=margin, power=power, alpha=alpha,
+                                  family_size=_family(tested, holm)))
     if structural is not None and len(structural):
         s = structural.rename(columns={"component": "param", "mode": "level", "contribution": "delta",
                                        "n_reference": "baseline_n", "reference_mean": "baseline_mean"})
         tables.append(seeds_table(s.assign(std=np.nan, baseline_std=np.nan), mde=mde, margin=margin, power=power,
-                                  alpha=alpha))
+                                  alpha=alpha, family_size=_family(s, holm)))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SEEDS_COLUMNS)
-    return Result({"seeds_needed": table}, [_reading(alpha, power, mde, margin)] if len(table) else [])
+    return Result({"seeds_needed": table}, [_reading(alpha, power, mde, margin, holm)] if len(table) else [])
 
 
-def _reading(alpha: float, power: float, mde: Margin | None, margin: Margin | None) -> str:
+def _family(tested: pd.DataFrame, holm: bool) -> int:
+    """Tests in the Holm family of a table's verdicts (the rows with a p-value), 1 without ``holm``."""
+    if not holm:
+        return 1
+    p = tested["p_value"] if "p_value" in tested else pd.Series(np.ones(len(tested)))
+    return max(int(np.isfinite(pd.to_numeric(p, errors="coerce")).sum()), 1)
+
+
+def _reading(alpha: float, power: float, mde: Margin | None, margin: Margin | None, holm: bool) -> str:
     goal = (f"a true effect of {mde}" if mde is not None else
             f"equivalence within ±{margin} (TOST, true effect 0)" if margin is not None else "—")
-    return (f"Seeds needed: replicates for power {power:.0%} at level {alpha} (per comparison, not Holm-corrected) "
+    level = (f"level {alpha}/m (the first step of Holm over the m tests of the table's family, column alpha: the "
+             "power holds whatever the other effects are)" if holm else f"level {alpha} (per comparison, not Holm-corrected)")
+    return (f"Seeds needed: replicates for power {power:.0%} at {level} "
             f"to detect {goal}, from the observed SD of the paired differences (noncentral t); mde_now = the "
             f"effect detectable with the seeds run now. The SD is itself estimated from few seeds: treat the "
             "count as a guide and add a replicate or two.")
@@ -208,6 +228,7 @@ def seeds_needed(
     alpha: float = 0.05,
     study_name: str | None = None,
     objective: int = 0,
+    holm: bool = True,
 ) -> pd.DataFrame:
     """Replicates (seeds) each effect needs, from the observed variance of its paired differences.
 
@@ -221,6 +242,9 @@ def seeds_needed(
         Instead of ``mde``: the equivalence margin δ to establish (TOST at true effect 0).
     power, alpha : float
         Target power and level of the two-sided (TOST: one-sided) tests.
+    holm : bool, default True
+        Plan each test at ``alpha / m`` (``m`` tests in its Holm family, as the verdicts count
+        them), so the planned power holds after the Holm correction; False: at ``alpha`` each.
 
     Returns
     -------
@@ -248,4 +272,5 @@ def seeds_needed(
 
             report = analyze(report_or_study, study_name, objective, alpha=alpha, ped_anova=False)
         effects, structural = report.effects, report.structural
-    return analyze_power(effects, structural, mde=mde, margin=margin, power=power, alpha=alpha).tables["seeds_needed"]
+    return analyze_power(effects, structural, mde=mde, margin=margin, power=power, alpha=alpha,
+                         holm=holm).tables["seeds_needed"]

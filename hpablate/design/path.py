@@ -25,7 +25,7 @@ Examples
 >>> plan.moves, plan.round_sizes, len(plan)   # (source, target, 3 flips), then 2 flips; x2 seeds
 (('a', 'b', 'c'), (5, 2), 14)
 >>> plan.config(1, 0, ["b"]).params           # round 1, first remaining move after b was kept
-{'a': 1, 'b': 1, 'c': 0}
+{'a': 1.0, 'b': 1.0, 'c': 0.0}
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def path_target(space: SearchSpace, target: Mapping[str, Any]) -> dict[str, Any]
     for name, value in target.items():
         if not space[name].contains(value):
             raise SpaceError(f"the path target's {name}={value!r} is outside {name}'s range or choices")
-    merged = {**space.baseline, **{name: _plain(value) for name, value in target.items()}}
+    merged = {**space.baseline, **{name: _typed(space, name, value) for name, value in target.items()}}
     return space.active(merged)
 
 
@@ -208,3 +208,14 @@ def _placeholder(r: int, j: int) -> Config:
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
+
+
+def _typed(space: SearchSpace, name: str, value: Any) -> Any:
+    """``value`` as the parameter's own type (a float for a Float given 1, an int for an Int)."""
+    value = _plain(value)
+    kind = space[name].kind
+    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -240,8 +240,8 @@ def test_holm_aware_seed_plan_reaches_its_power_after_holm_by_simulation():
         diffs = rng.normal(0.0, sd, size=(sims, m, n))
         diffs[:, 0, :] += d  # the one true effect
         p = stats.ttest_1samp(diffs, 0.0, axis=2).pvalue
-        reference = np.array([multipletests(row, 0.05, "holm")[0] for row in p[:40]])
-        assert (holm_rejected(p[:40]) == reference).all()  # the vectorised Holm is statsmodels' Holm
+        reference = np.array([multipletests(row, 0.05, "holm")[0] for row in p[:10]])
+        assert (holm_rejected(p[:10]) == reference).all()  # the vectorised Holm is statsmodels' Holm
         return float(holm_rejected(p)[:, 0].mean())
 
     assert holm_power(n_holm) >= 0.8 - 0.03

@@ -313,3 +313,28 @@ def test_method_seeds_of_existing_methods_are_unchanged():
     # new methods go last in METHODS, so stored compare studies of older methods still resume
     from hpablate.comparison._designs import METHODS
     assert METHODS[:8] == ("oat", "grid", "morris", "sobol", "random", "tpe", "gp", "qmc")
+
+
+def test_compare_on_a_conditional_space_keeps_every_branch():
+    """momentum exists only under sgd: trials of the adam branch must count (they once were dropped,
+    leaving the optimizer without an importance), and absent values never break a method."""
+    space = hp.SearchSpace(
+        hp.Categorical("optimizer", ["sgd", "adam"], baseline="adam"),
+        hp.Float("momentum", 0.0, 0.99, baseline=0.9, when={"optimizer": "sgd"}),
+        hp.Float("lr", 0.001, 0.1, log=True, baseline=0.01),
+    )
+
+    def objective(trial):
+        c = space.suggest(trial)
+        return (2.0 if c["optimizer"] == "sgd" else 0.0) + 3 * c.get("momentum", 0.0) + 5 * c["lr"]
+
+    methods = ["oat", "grid", "morris", "sobol", "path", "random"]
+    report = hp.compare(objective, space, budgets=[60], methods=methods, repeats=1, direction="maximize")
+    rows = report.results.set_index("method")
+    assert (rows["n_complete"] == rows["n_trials"]).all()  # no branch dropped
+    for method in ("morris", "sobol", "random"):
+        imp = rows.loc[method, "importances"]
+        assert imp["optimizer"] > imp["lr"] and imp["momentum"] > imp["lr"], (method, imp)
+    oat = rows.loc["oat", "importances"]
+    assert oat["optimizer"] == pytest.approx(2.0 + 3 * 0.9)  # sgd (momentum at its baseline) vs adam
+    assert math.isfinite(rows.loc["grid", "importances"]["lr"])

@@ -206,7 +206,7 @@ def _measure(rec: dict[str, Any], method: str, trials: Sequence[Any], user_attrs
              space: SearchSpace, direction: str, groups: list[list[str]] | None, n_trees: int, seed: int,
              n_jobs: int | None, verbose: bool) -> dict[str, Any]:
     start = time.perf_counter()
-    inp = method_input(trials, user_attrs, direction, space.names)
+    inp = method_input(trials, user_attrs, direction, space)
     imp = importances(method, inp, space, groups=groups, n_trees=n_trees, seed=seed, n_jobs=n_jobs)
     rec.update(n_trials=len(trials), n_complete=0 if inp is None else len(inp.y), best_value=best_value(inp),
                compute_s=compute_seconds(trials), analysis_s=time.perf_counter() - start, importances=imp)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from optuna.trial import FrozenTrial
 
 from hpablate.analysis import AnalysisInput, analysis_input, from_frozen_trials
@@ -40,12 +41,18 @@ _Y = "__hpablate_objective__"
 
 
 def method_input(trials: Sequence[FrozenTrial], user_attrs: dict[str, Any], direction: str,
-                 names: Sequence[str]) -> AnalysisInput | None:
-    """The analysis input of a method's trials that set every parameter of ``names``.
+                 names: Sequence[str] | SearchSpace) -> AnalysisInput | None:
+    """The analysis input of a method's trials that set every parameter they should.
 
-    None when no such trial completed with a finite value.
+    ``names`` is the space (a trial must set every parameter active in its own configuration: in
+    a conditional space a child exists only under its parent's value) or a list of names (a trial
+    must set them all). None when no such trial completed with a finite value.
     """
-    complete = [t for t in trials if all(n in t.params for n in names)]
+    if isinstance(names, SearchSpace):
+        space = names
+        complete = [t for t in trials if all(n in t.params for n in space.names if space.is_active(n, t.params))]
+    else:
+        complete = [t for t in trials if all(n in t.params for n in names)]
     try:
         return analysis_input(from_frozen_trials("compare", [direction], complete, user_attrs))
     except NoTrialsError:
@@ -171,8 +178,8 @@ def grid_importance(inp: AnalysisInput, space: SearchSpace, groups: list[list[st
     for group in groups:
         sel = np.ones(len(inp.y), dtype=bool)
         for n in space.names:
-            if n not in group:
-                sel &= at_base[n]
+            if n not in group:  # at its baseline, or absent (its condition fails: it does not exist)
+                sel &= at_base[n] | inp.params[n].isna().to_numpy()
         if not sel.any():
             continue
         data = inp.params.loc[sel, group].copy()
@@ -182,12 +189,26 @@ def grid_importance(inp: AnalysisInput, space: SearchSpace, groups: list[list[st
                 out[n] = 0.0
                 continue
             others = [g for g in group if g != n]
-            data[_CELL] = data[others].astype(str).agg("|".join, axis=1) if others else ""
+            # a conditional member absent from a cell (its condition does not hold) is a level of its own
+            cells = data[others].astype(object).where(data[others].notna(), "(absent)").astype(str)
+            data[_CELL] = cells.agg("|".join, axis=1) if others else ""
             var = mean_table(data, n, _CELL, _Y).var(axis=0, ddof=0).to_numpy(float)
             finite = var[np.isfinite(var)]
             v = float(finite.mean()) if finite.size else math.nan
             out[n] = 0.0 if v <= tiny else v
     return out
+
+
+def _inactive_at_baseline(params: pd.DataFrame, space: SearchSpace) -> pd.DataFrame:
+    """Parameters absent from a trial (their condition does not hold) at their baseline value.
+
+    The default-value imputation of inactive hyperparameters that fANOVA uses for conditional
+    spaces (Hutter et al., 2014): the forest sees a constant where the parameter does not exist,
+    so its variance share is what it adds within its branch. Spaces without baselines keep NaN.
+    """
+    if not space.conditional or not space.has_baseline:
+        return params
+    return params.fillna({n: space[n].baseline for n in params.columns if params[n].isna().any()})
 
 
 def fanova_importance(inp: AnalysisInput, space: SearchSpace, *, n_trees: int = 64, seed: int = 0,
@@ -196,7 +217,7 @@ def fanova_importance(inp: AnalysisInput, space: SearchSpace, *, n_trees: int = 
     names = space.names
     if len(inp.y) < 2 or np.ptp(inp.y) == 0:
         return {n: 0.0 for n in names}
-    t = fanova_importances(inp.params[names], inp.y, space.to_distributions(), pairwise=False, n_trees=n_trees,
+    t = fanova_importances(_inactive_at_baseline(inp.params[names], space), inp.y, space.to_distributions(), pairwise=False, n_trees=n_trees,
                            seed=seed, n_jobs=n_jobs)
     marginal = t[t["kind"] == "marginal"].set_index("param")["importance"]
     return {n: float(marginal[n]) for n in names}

@@ -162,6 +162,31 @@ def test_morris_steps_move_only_active_parameters():
             assert name in slot.params
 
 
+def test_morris_runs_no_point_that_only_moves_an_inactive_coordinate():
+    """Counted independently from the raw unit trajectories: a step runs unless every coordinate it
+    moves is inactive at both of its points (then it would repeat the previous configuration)."""
+    import numpy as np
+
+    from hpablate.design.morris import morris_unit_trajectories
+
+    trajectories, levels = 6, 4
+    plan = hp.design.morris(SPACE, trajectories=trajectories, levels=levels, seed=3)
+    units = morris_unit_trajectories(len(SPACE.names), trajectories, levels, np.random.default_rng(3))
+    expected = 1  # the baseline
+    for trajectory in units:
+        points = [SPACE.active({n: SPACE.from_unit(n, float(u)) for n, u in zip(SPACE.names, p)}) for p in trajectory]
+        expected += 1 + sum(
+            1 for a, b, ua, ub in zip(points, points[1:], trajectory, trajectory[1:])
+            if any(not np.isclose(x, y) and (n in a or n in b) for n, x, y in zip(SPACE.names, ua, ub)))
+    assert len(plan) == expected < 1 + trajectories * (len(SPACE.names) + 1)
+    by_trajectory: dict = {}
+    for slot in plan:
+        if slot.config.design == "morris":
+            by_trajectory.setdefault(slot.config.extra["trajectory"], []).append(slot.config.params)
+    for points in by_trajectory.values():
+        assert all(a != b for a, b in zip(points, points[1:]))
+
+
 def objective(trial: optuna.Trial) -> float:
     config = SPACE.suggest(trial)
     return (config.get("momentum", 0.0) + config.get("beta2", 0.0) + math.log10(config.get("eps", 1.0))

@@ -55,7 +55,9 @@ def morris_configs(
     """One replicate of a Morris design: the baseline, then every point of every trajectory.
 
     Factors outside ``names`` stay at baseline. Unit coordinates map to values through
-    :meth:`SearchSpace.from_unit` (log-scaled floats move evenly in log space).
+    :meth:`SearchSpace.from_unit` (log-scaled floats move evenly in log space). In a conditional
+    space a step that moves only a coordinate inactive at both of its points repeats the previous
+    configuration: it is not run (its step number is skipped), so no trial is spent on it.
     """
     base = space.baseline
     units = morris_unit_trajectories(len(names), trajectories, levels, rng)
@@ -70,8 +72,13 @@ def morris_configs(
             if previous is None:
                 varied: tuple[str, ...] = ()
             else:
-                varied = tuple(n for n, a, b in zip(names, previous, point)
-                               if not np.isclose(a, b) and n in params and n in previous_params)
+                moved = [n for n, a, b in zip(names, previous, point) if not np.isclose(a, b)]
+                if moved and all(n not in params and n not in previous_params for n in moved):
+                    # only an inactive coordinate moved: the configuration is the previous one, so
+                    # the point is not run (the trajectory carries the coordinate on)
+                    previous = point
+                    continue
+                varied = tuple(n for n in moved if n in params and n in previous_params)
             previous_params = params
             configs.append(
                 Config(

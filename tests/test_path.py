@@ -244,3 +244,20 @@ def test_cli_design_all_includes_the_path_when_the_file_names_a_target(tmp_path,
     assert main(["run", str(study_file), "--design", "all", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "toy-path: path design" in out and "toy-oat: oat design" in out
+
+
+def test_ask_and_tell_past_an_untold_round_gives_up_instead_of_hanging(monkeypatch):
+    from hpablate.samplers import _plan_sampler
+
+    monkeypatch.setattr(_plan_sampler, "CLAIM_WAIT_S", 0.5)
+    sampler = hp.AblationPathSampler(PATH_SPACE, target=PATH_TARGET, repeats=1)
+    study = optuna.create_study(sampler=sampler, direction="maximize")
+    round0 = [study.ask() for _ in range(sampler.first_pass_slots())]
+    [PATH_SPACE.suggest(t) for t in round0]
+    waiting = study.ask()  # round 1 depends on round 0, which nobody told: wait 0.5 s, then surplus
+    assert waiting.user_attrs["hpablate.surplus"] is True
+    study.tell(waiting, state=optuna.trial.TrialState.PRUNED)
+    for t in round0:
+        study.tell(t, path_value({n: t.params[n] for n in "abc"}))
+    nxt = study.ask()  # round 0 decided: a round-1 slot with a kept prefix
+    assert nxt.user_attrs["hpablate.path_round"] == 1 and nxt.user_attrs["hpablate.path_prefix"] == ["a"]

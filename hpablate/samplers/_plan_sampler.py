@@ -347,7 +347,10 @@ class PlanSampler(BaseSampler):
                 # The ready slots are all running and later ones depend on them (ablation path
                 # rounds): wait, beating so that the claimers behind this trial do not think it dead.
                 self._fail_dead_holders(study, trials, trial.number, now)
-                deadline = time.monotonic() + CLAIM_WAIT_S
+                if self.record_heartbeat:  # under hp.run dead holders are failed: waiting ends
+                    deadline = time.monotonic() + CLAIM_WAIT_S
+                elif time.monotonic() > deadline:
+                    return None  # e.g. ask-and-tell asking past a round it has not told: give up
                 waiting = True
             elif time.monotonic() > deadline:
                 return None  # surplus: never guess a slot while a lower claim is undecided

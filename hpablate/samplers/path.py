@@ -36,7 +36,9 @@ class AblationPathSampler(PlanSampler):
     still run exactly once with many workers. Every worker derives the same decisions from the
     stored results; a round whose candidates all failed keeps its first move (and says so in the
     analysis). Unlike other designs, a path study cannot grow by ``repeats`` (its rounds were
-    decided on the stored replicates): run a new study for more seeds.
+    decided on the stored replicates): run a new study for more seeds. With ask-and-tell, tell a
+    round's trials before asking for the next round's: outside :func:`hpablate.run` a claim waits
+    at most ``CLAIM_WAIT_S`` (600 s) for running slots, then its trial is surplus.
 
     Parameters
     ----------

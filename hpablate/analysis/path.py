@@ -26,7 +26,7 @@ from hpablate.analysis._input import AnalysisInput
 from hpablate.analysis._pairing import compare
 from hpablate.analysis._result import Result
 from hpablate.analysis._util import mean_ci, p_adjust
-from hpablate.design.path import round_sizes
+from hpablate.design.path import CANDIDATE, SOURCE, TARGET, round_sizes
 
 PATH_COLUMNS = ["step", "param", "from_value", "to_value", "n", "mean", "mean_ci_low", "mean_ci_high", "delta",
                 "gain", "gain_ci_low", "gain_ci_high", "p_value", "p_holm", "significant", "share", "n_pairs", "test"]
@@ -63,7 +63,7 @@ def analyze_path(inp: AnalysisInput, *, alpha: float = 0.05) -> Result:
     rec = inp.record
     rounds = _rounds(rec)
     kept, notes = _kept_moves(inp, rounds, list(moves)), [PATH_READING]
-    steps = _step_masks(rec, kept, len(moves))
+    steps = _step_masks(rec, rounds, kept, len(moves))
     rows = _step_rows(inp, steps, kept, settings.get("path_target") or {}, alpha)
     candidates = _candidate_rows(inp, rounds, kept, steps)
     if len(kept) < len(moves):
@@ -126,18 +126,17 @@ def _round_finished(inp: AnalysisInput, rounds: np.ndarray, r: int, n_moves: int
 def _candidate_mask(rec: pd.DataFrame, rounds: np.ndarray, r: int, move: str) -> np.ndarray:
     roles = rec["path_role"].to_numpy(dtype=object)
     varied = rec["varied"].to_numpy(dtype=object)
-    return (rounds == r) & (roles == "candidate") & np.array([tuple(v) == (move,) for v in varied], dtype=bool)
+    return (rounds == r) & (roles == CANDIDATE) & np.array([tuple(v) == (move,) for v in varied], dtype=bool)
 
 
-def _step_masks(rec: pd.DataFrame, kept: list[str], n_moves: int) -> list[np.ndarray]:
+def _step_masks(rec: pd.DataFrame, rounds: np.ndarray, kept: list[str], n_moves: int) -> list[np.ndarray]:
     """Rows of each step: the source, the kept candidate of each round, the target."""
-    rounds = _rounds(rec)
     roles = rec["path_role"].to_numpy(dtype=object)
-    masks = [(rounds == 0) & (roles == "source")]
+    masks = [(rounds == 0) & (roles == SOURCE)]
     for r, move in enumerate(kept[: n_moves - 1]):
         masks.append(_candidate_mask(rec, rounds, r, move))
     if len(kept) == n_moves:
-        masks.append((rounds == 0) & (roles == "target"))
+        masks.append((rounds == 0) & (roles == TARGET))
     return masks
 
 

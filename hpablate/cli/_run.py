@@ -405,7 +405,9 @@ def _best_params(storage: str, study_name: str) -> dict[str, Any]:
     """The best completed trial's parameters of a single-objective study, read read-only."""
     import numpy as np
 
+    from hpablate.analysis._branches import absent
     from hpablate.analysis.load import PARAM_PREFIX, load
+    from hpablate.space import _plain
 
     data = load(storage, study_name)
     if len(data.directions) > 1:
@@ -414,17 +416,10 @@ def _best_params(storage: str, study_name: str) -> dict[str, Any]:
     if not len(done):
         raise UsageError(f"--target-study {study_name!r} has no completed trial")
     values = done["value_0"].to_numpy(dtype=float)
-    best = done.iloc[int(np.argmax(values) if data.directions[0] == "maximize" else np.argmin(values))]
-    return {col[len(PARAM_PREFIX):]: _plain(v) for col, v in best.items()
-            if col.startswith(PARAM_PREFIX) and not _missing(v)}
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+    best = done.iloc[[int(np.argmax(values) if data.directions[0] == "maximize" else np.argmin(values))]]
+    # a parameter the best trial did not suggest (its condition did not hold) is NaN; None is a value
+    return {col[len(PARAM_PREFIX):]: _plain(best[col].iat[0]) for col in best.columns
+            if col.startswith(PARAM_PREFIX) and not absent(best[col])[0]}
 
 
 def command(args: argparse.Namespace) -> int:

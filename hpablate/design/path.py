@@ -35,7 +35,7 @@ from typing import Any
 
 from hpablate.design._plan import Config, Plan, Slot, check_plan_size, replicate_seeds
 from hpablate.errors import SpaceError
-from hpablate.space import SearchSpace, same_value
+from hpablate.space import SearchSpace, _plain, same_value
 
 #: ``Config.extra`` keys of a path slot: its round, the moves flipped before it, and its role.
 ROUND = "path_round"
@@ -204,10 +204,6 @@ def ablation_path(space: SearchSpace, target: Mapping[str, Any], *, repeats: int
 
 def _placeholder(r: int, j: int) -> Config:
     return Config(params={}, design="path", extra={ROUND: r, PREFIX: None, ROLE: CANDIDATE, "path_candidate": j})
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _typed(space: SearchSpace, name: str, value: Any) -> Any:

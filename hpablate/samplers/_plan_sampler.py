@@ -346,7 +346,7 @@ class PlanSampler(BaseSampler):
                     return choice
                 # The ready slots are all running and later ones depend on them (ablation path
                 # rounds): wait, beating so that the claimers behind this trial do not think it dead.
-                self._fail_dead_holders(study, trials, trial.number, now)
+                self._fail_dead_holders(study, trials, trial.number)
                 if self.record_heartbeat:  # under hp.run dead holders are failed: waiting ends
                     deadline = time.monotonic() + CLAIM_WAIT_S
                 elif time.monotonic() > deadline:
@@ -370,7 +370,7 @@ class PlanSampler(BaseSampler):
         """
         return self._plan[status.free[0]] if status.free else None
 
-    def _fail_dead_holders(self, study: Study, trials: list[FrozenTrial], number: int, now: float) -> None:
+    def _fail_dead_holders(self, study: Study, trials: list[FrozenTrial], number: int) -> None:
         """Fail dead workers' trials, which may hold the slots a waiting claim waits for.
 
         Only where every trial beats (under :func:`hpablate.run`): a plain ``study.optimize`` trial
@@ -378,12 +378,9 @@ class PlanSampler(BaseSampler):
         it recorded anything holds its slot by number, so every dead trial counts, not only those
         with a recorded slot.
         """
-        if not self.record_heartbeat:
-            return
-        dead = [t for t in trials if t.state == TrialState.RUNNING and t.number != number
-                and is_dead(t, self.grace_period_s, now)]
-        if dead:
-            fail_dead_trials(_optuna.storage_of(study), _optuna.study_id_of(study), self.grace_period_s, trials=dead)
+        if self.record_heartbeat:  # fail_dead_trials picks the RUNNING trials past the grace period
+            others = [t for t in trials if t.number != number]
+            fail_dead_trials(_optuna.storage_of(study), _optuna.study_id_of(study), self.grace_period_s, trials=others)
 
     def first_pass_slots(self) -> int:
         """How many slots (from slot 0) trials run by their number, without reading the study."""

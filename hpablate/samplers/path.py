@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpablate import _optuna
 from hpablate.design import Slot
-from hpablate.design.path import CANDIDATE, PathPlan, ablation_path
+from hpablate.design.path import PathPlan, ablation_path
 from hpablate.errors import UsageError
 from hpablate.record import FOREIGN_ATTR, PATH_MOVES_ATTR, PATH_OBJECTIVE_ATTR, PATH_TARGET_ATTR, SLOT_ATTR
 from hpablate.samplers._ledger import PlanStatus
@@ -187,4 +187,4 @@ def round_means(plan: PathPlan, r: int, trials: list[FrozenTrial], objective: in
     return {j: float(np.mean(v)) for j, v in values.items()}
 
 
-__all__ = ["AblationPathSampler", "CANDIDATE", "round_means"]
+__all__ = ["AblationPathSampler", "round_means"]
